@@ -2,13 +2,16 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod crypto;
 pub mod error;
 pub mod format;
 pub mod keyring;
 pub mod kms;
+pub mod stream;
 pub mod suite;
 
+pub use client::{Client, Decrypted, EncryptOptions};
 pub use error::{Error, Result};
 pub use format::{EncryptedDataKey, EncryptionContext, Limits};
 pub use suite::{AlgorithmSuite, CommitmentPolicy};

@@ -17,6 +17,9 @@ use crate::suite::AlgorithmSuite;
 mod multi;
 mod raw_aes;
 
+pub use multi::MultiKeyring;
+pub use raw_aes::RawAesKeyring;
+
 /// A boxed, non-`Send` future returned by keyrings.
 pub type KeyringFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 

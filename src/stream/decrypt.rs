@@ -1,0 +1,492 @@
+//! Sans-IO decryptor: push ciphertext in chunks of any size, take plaintext out.
+//!
+//! A frame's plaintext is released only after its tag verifies. For signing suites the final
+//! frame (or the whole non-framed body) is withheld until the signature verifies, and
+//! [`Decryptor::finish`] succeeds only after that. Earlier frames of a signed message are
+//! released as they authenticate: **a consumer that streams must discard everything it
+//! received if the stream ends in an error.** Use the one-shot API to get nothing until
+//! everything verified.
+
+use crate::crypto::{self, AesGcmKey, DataKey, SignatureHasher, VerifyingKey, derive_keys};
+use crate::error::{Error, Result};
+use crate::format::body::{self, BodyKind};
+use crate::format::context::PUBLIC_KEY_FIELD;
+use crate::format::header::ContentType;
+use crate::format::{EncryptionContext, Limits, ParsedHeader, Progress, parse_header};
+use crate::keyring::DecryptionMaterials;
+use crate::suite::CommitmentPolicy;
+
+/// Decryption settings.
+#[derive(Debug, Clone, Default)]
+pub struct DecryptParams {
+    /// Which suites are acceptable.
+    pub commitment_policy: CommitmentPolicy,
+    /// Resource limits.
+    pub limits: Limits,
+    /// The reproduced encryption context (digest §7.3): pairs also in the header must match;
+    /// pairs absent from it are authenticated through the header tag.
+    pub reproduced_context: EncryptionContext,
+    /// Refuse signing suites outright (SPEC decrypt.md "decrypt-unsigned"), for callers that
+    /// must never see plaintext before the whole message verified.
+    pub forbid_signed: bool,
+}
+
+/// Where the decryptor is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecryptState {
+    /// Reading the header.
+    Header,
+    /// Header parsed; waiting for [`Decryptor::provide_data_key`].
+    NeedDataKey,
+    /// Reading frames.
+    Body,
+    /// Reading the footer.
+    Footer,
+    /// Everything verified; only end of input may follow.
+    Done,
+    /// An error was returned; the decryptor refuses further work.
+    Failed,
+}
+
+enum Stage {
+    Header,
+    NeedKey(Box<ParsedHeader>),
+    Framed(Box<Body>),
+    NonFramed(Box<Body>),
+    Footer(Box<Body>),
+    Done,
+    Failed,
+}
+
+struct Body {
+    header: ParsedHeader,
+    key: AesGcmKey,
+    next_seq: u32,
+    hasher: Option<SignatureHasher>,
+    verifying_key: Option<VerifyingKey>,
+    plaintext_len: u64,
+}
+
+/// Decrypts one message.
+pub struct Decryptor {
+    params: DecryptParams,
+    stage: Stage,
+    buf: Vec<u8>,
+    start: usize,
+    /// Bytes the next parse needs before it is worth trying again.
+    want: usize,
+    out: Vec<u8>,
+    withheld: Vec<u8>,
+    context: Option<EncryptionContext>,
+    authenticated: Option<ParsedHeader>,
+}
+
+impl std::fmt::Debug for Decryptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decryptor")
+            .field("state", &self.state())
+            .field("buffered", &(self.buf.len() - self.start))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Decryptor {
+    /// A decryptor waiting for the first byte.
+    pub fn new(params: DecryptParams) -> Self {
+        Decryptor {
+            params,
+            stage: Stage::Header,
+            buf: Vec::new(),
+            start: 0,
+            want: 1,
+            out: Vec::new(),
+            withheld: Vec::new(),
+            context: None,
+            authenticated: None,
+        }
+    }
+
+    /// Where the decryptor is.
+    pub fn state(&self) -> DecryptState {
+        match self.stage {
+            Stage::Header => DecryptState::Header,
+            Stage::NeedKey(_) => DecryptState::NeedDataKey,
+            Stage::Framed(_) | Stage::NonFramed(_) => DecryptState::Body,
+            Stage::Footer(_) => DecryptState::Footer,
+            Stage::Done => DecryptState::Done,
+            Stage::Failed => DecryptState::Failed,
+        }
+    }
+
+    /// The parsed header: **not yet authenticated** while the state is `NeedDataKey`.
+    pub fn header(&self) -> Option<&ParsedHeader> {
+        match &self.stage {
+            Stage::NeedKey(h) => Some(h),
+            _ => self.authenticated.as_ref(),
+        }
+    }
+
+    /// The full encryption context (header pairs plus reproduced ones), once authenticated.
+    pub fn context(&self) -> Option<&EncryptionContext> {
+        self.context.as_ref()
+    }
+
+    /// In state `NeedDataKey`: what the keyrings need (suite and full context) and the EDKs.
+    pub fn key_request(&self) -> Option<(DecryptionMaterials, &ParsedHeader)> {
+        match &self.stage {
+            Stage::NeedKey(h) => Some((
+                DecryptionMaterials {
+                    suite: h.body.suite,
+                    context: self.full_context(h),
+                },
+                h,
+            )),
+            _ => None,
+        }
+    }
+
+    /// Feed ciphertext. Anything complete is processed; decrypted frames become available from
+    /// [`take_output`](Self::take_output). Stops at `NeedDataKey` until a key is provided.
+    ///
+    /// # Errors
+    /// Any format, policy, context or authentication error; the decryptor is then failed.
+    pub fn push(&mut self, input: &[u8]) -> Result<()> {
+        self.guard()?;
+        if matches!(self.stage, Stage::Done) && !input.is_empty() {
+            return self.fail(Error::malformed("bytes after the end of the message"));
+        }
+        self.buf.extend_from_slice(input);
+        self.run()
+    }
+
+    /// Supply the unwrapped data key. Checks the key commitment and the header tag, then
+    /// processes any buffered body bytes.
+    ///
+    /// # Errors
+    /// `AUTHENTICATION_FAILED`, `CONTEXT_MISMATCH`, `INVALID_ARGUMENT` (key length), or errors
+    /// from the buffered body.
+    pub fn provide_data_key(&mut self, data_key: &DataKey) -> Result<()> {
+        self.guard()?;
+        let header = match std::mem::replace(&mut self.stage, Stage::Failed) {
+            Stage::NeedKey(h) => h,
+            other => {
+                self.stage = other;
+                return Err(Error::invalid("no data key is needed now"));
+            }
+        };
+        match self.authenticate(*header, data_key) {
+            Ok(body) => {
+                self.stage = match body.header.body.content_type {
+                    ContentType::Framed => Stage::Framed(Box::new(body)),
+                    ContentType::NonFramed => Stage::NonFramed(Box::new(body)),
+                };
+                self.want = 1;
+                self.run()
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// Signal end of input.
+    ///
+    /// # Errors
+    /// `TRUNCATED` unless the whole message (including the signature) was read and verified.
+    pub fn finish(&mut self) -> Result<()> {
+        self.guard()?;
+        match self.stage {
+            Stage::Done => Ok(()),
+            _ => self.fail(Error::Truncated),
+        }
+    }
+
+    /// Take the plaintext released so far.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Bytes of plaintext waiting to be taken.
+    pub fn pending_output(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Whether everything, including the signature, verified.
+    pub fn is_done(&self) -> bool {
+        matches!(self.stage, Stage::Done)
+    }
+
+    fn guard(&self) -> Result<()> {
+        if matches!(self.stage, Stage::Failed) {
+            Err(Error::invalid("decryptor already failed"))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn fail<T>(&mut self, e: Error) -> Result<T> {
+        self.stage = Stage::Failed;
+        self.out.clear();
+        self.withheld.clear();
+        self.buf.clear();
+        self.start = 0;
+        Err(e)
+    }
+
+    fn full_context(&self, h: &ParsedHeader) -> EncryptionContext {
+        let mut ctx = h.body.context.clone();
+        for (k, v) in self.params.reproduced_context.iter() {
+            ctx.insert(k, v);
+        }
+        ctx
+    }
+
+    fn run(&mut self) -> Result<()> {
+        loop {
+            let avail = self.buf.len() - self.start;
+            if avail < self.want {
+                break;
+            }
+            match self.step() {
+                Ok(true) => continue,
+                Ok(false) => break,
+                Err(e) => return self.fail(e),
+            }
+        }
+        // Compact once the consumed prefix dominates, so pushes stay O(input).
+        if self.start > 0 && self.start * 2 >= self.buf.len() {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        Ok(())
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        self.want = 1;
+    }
+
+    /// One parsing step. `Ok(true)`: progress made; `Ok(false)`: wait for input or a key.
+    fn step(&mut self) -> Result<bool> {
+        let data = &self.buf[self.start..];
+        match &mut self.stage {
+            Stage::Header => match parse_header(data, &self.params.limits)? {
+                Progress::NeedMore(n) => {
+                    self.want = data.len() + n;
+                    Ok(false)
+                }
+                Progress::Done { value, consumed } => {
+                    self.check_header(&value)?;
+                    self.stage = Stage::NeedKey(Box::new(value));
+                    self.consume(consumed);
+                    Ok(true)
+                }
+            },
+            Stage::NeedKey(_) | Stage::Done | Stage::Failed => {
+                if matches!(self.stage, Stage::Done) && !data.is_empty() {
+                    return Err(Error::malformed("bytes after the end of the message"));
+                }
+                Ok(false)
+            }
+            Stage::Framed(b) => {
+                let frame_length = b.header.body.frame_length;
+                let frame = match body::parse_frame(data, frame_length)? {
+                    Progress::NeedMore(n) => {
+                        self.want = data.len() + n;
+                        return Ok(false);
+                    }
+                    Progress::Done { value, consumed } => (value, consumed),
+                };
+                let (f, consumed) = frame;
+                if f.seq != b.next_seq {
+                    return Err(Error::malformed(format!(
+                        "frame sequence number {} where {} was expected",
+                        f.seq, b.next_seq
+                    )));
+                }
+                let len = f.ciphertext.len() as u64;
+                check_body_limit(&self.params.limits, b.plaintext_len, len)?;
+                let aad = body::body_aad(&b.header.body.message_id, f.kind(), f.seq, len);
+                // Signed messages keep their final frame until the signature verifies.
+                let target = if f.is_final && b.hasher.is_some() {
+                    &mut self.withheld
+                } else {
+                    &mut self.out
+                };
+                let start = target.len();
+                target.extend_from_slice(f.ciphertext);
+                if let Err(e) = crypto::open(&b.key, &f.iv, &aad, &mut target[start..], &f.tag) {
+                    target.truncate(start);
+                    return Err(e);
+                }
+                if let Some(h) = b.hasher.as_mut() {
+                    h.update(&data[..consumed]);
+                }
+                b.plaintext_len += len;
+                b.next_seq = b.next_seq.wrapping_add(1);
+                let is_final = f.is_final;
+                self.consume(consumed);
+                if is_final {
+                    self.end_of_body();
+                }
+                Ok(true)
+            }
+            Stage::NonFramed(b) => {
+                let prefix = match body::parse_single_block_prefix(data)? {
+                    Progress::NeedMore(n) => {
+                        self.want = data.len() + n;
+                        return Ok(false);
+                    }
+                    Progress::Done { value, .. } => value,
+                };
+                // The whole block must be buffered: bound it like a frame.
+                if prefix.content_len > u64::from(self.params.limits.max_frame_length) {
+                    return Err(Error::LimitExceeded(format!(
+                        "non-framed body of {} bytes exceeds the limit {}",
+                        prefix.content_len, self.params.limits.max_frame_length
+                    )));
+                }
+                check_body_limit(&self.params.limits, 0, prefix.content_len)?;
+                let content_len = prefix.content_len as usize;
+                let total = body::SINGLE_BLOCK_PREFIX_LEN + content_len + crate::format::header::TAG_LEN;
+                if data.len() < total {
+                    self.want = total;
+                    return Ok(false);
+                }
+                let ct = &data[body::SINGLE_BLOCK_PREFIX_LEN..body::SINGLE_BLOCK_PREFIX_LEN + content_len];
+                let mut tag = [0u8; 16];
+                tag.copy_from_slice(&data[total - 16..total]);
+                let aad = body::body_aad(
+                    &b.header.body.message_id,
+                    BodyKind::SingleBlock,
+                    1,
+                    prefix.content_len,
+                );
+                let mut plain = ct.to_vec();
+                crypto::open(&b.key, &prefix.iv, &aad, &mut plain, &tag)?;
+                if let Some(h) = b.hasher.as_mut() {
+                    h.update(&data[..total]);
+                    self.withheld = plain;
+                } else {
+                    self.out.extend_from_slice(&plain);
+                }
+                b.plaintext_len = prefix.content_len;
+                self.consume(total);
+                self.end_of_body();
+                Ok(true)
+            }
+            Stage::Footer(b) => {
+                let (sig, consumed) = match body::parse_footer(data)? {
+                    Progress::NeedMore(n) => {
+                        self.want = data.len() + n;
+                        return Ok(false);
+                    }
+                    Progress::Done { value, consumed } => (value, consumed),
+                };
+                let (Some(hasher), Some(vk)) = (b.hasher.take(), b.verifying_key.as_ref()) else {
+                    return Err(Error::malformed("footer on an unsigned message"));
+                };
+                // SPEC decrypt.md: the result of verification MUST be checked (ESDK PR #554).
+                vk.verify_digest(&hasher.finalize(), sig)?;
+                self.out.append(&mut self.withheld);
+                self.consume(consumed);
+                self.stage = Stage::Done;
+                Ok(true)
+            }
+        }
+    }
+
+    fn end_of_body(&mut self) {
+        let stage = std::mem::replace(&mut self.stage, Stage::Failed);
+        self.stage = match stage {
+            Stage::Framed(b) | Stage::NonFramed(b) if b.hasher.is_some() => Stage::Footer(b),
+            Stage::Framed(_) | Stage::NonFramed(_) => Stage::Done,
+            other => other,
+        };
+    }
+
+    /// Checks that need no key: policy, signing-key consistency, reproduced context.
+    fn check_header(&self, h: &ParsedHeader) -> Result<()> {
+        let suite = h.body.suite;
+        self.params.commitment_policy.check_decrypt(suite)?;
+        if self.params.forbid_signed && suite.signature().is_some() {
+            return Err(Error::invalid(format!(
+                "signed suite {suite} refused: streaming without early plaintext was requested"
+            )));
+        }
+        // SPEC default-cmm.md: the public key is present iff the suite signs.
+        let has_pk = h.body.context.contains_key(PUBLIC_KEY_FIELD);
+        if has_pk != suite.signature().is_some() {
+            return Err(Error::malformed(
+                "signature public key presence does not match the algorithm suite",
+            ));
+        }
+        for (k, v) in self.params.reproduced_context.iter() {
+            if let Some(stored) = h.body.context.get(k) {
+                if stored != v {
+                    return Err(Error::ContextMismatch(format!(
+                        "the message has {k}={stored:?}, but {v:?} is required"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn authenticate(&mut self, header: ParsedHeader, data_key: &DataKey) -> Result<Body> {
+        let suite = header.body.suite;
+        let keys = derive_keys(suite, data_key, &header.body.message_id)?;
+        // Digest §5.3: commitment first, in constant time, before the header tag.
+        keys.verify_commitment(&header.body.suite_data)?;
+        let mut auth_only = EncryptionContext::new();
+        for (k, v) in self.params.reproduced_context.iter() {
+            if !header.body.context.contains_key(k) {
+                auth_only.insert(k, v);
+            }
+        }
+        let tag_ok = |extra: &EncryptionContext| -> Result<bool> {
+            let mut aad = header.body_bytes().to_vec();
+            aad.extend_from_slice(&extra.serialize()?);
+            Ok(crypto::open(&keys.key, &header.header_iv, &aad, &mut [], &header.header_tag).is_ok())
+        };
+        if !tag_ok(&auth_only)? {
+            // Tell a wrong required pair apart from a damaged header: if the header verifies
+            // on its own, the message simply does not bind the pairs the caller required.
+            if !auth_only.is_empty() && tag_ok(&EncryptionContext::new())? {
+                let keys: Vec<&str> = auth_only.iter().map(|(k, _)| k).collect();
+                return Err(Error::ContextMismatch(format!(
+                    "the message does not bind the required pairs for {keys:?}"
+                )));
+            }
+            return Err(Error::AuthenticationFailed);
+        }
+        let verifying_key = match suite.signature() {
+            Some(alg) => {
+                let value = header.body.context.get(PUBLIC_KEY_FIELD).unwrap_or_default();
+                Some(VerifyingKey::from_context_value(alg, value)?)
+            }
+            None => None,
+        };
+        let mut hasher = suite.signature().map(SignatureHasher::new);
+        if let Some(h) = hasher.as_mut() {
+            h.update(&header.raw);
+        }
+        self.context = Some(self.full_context(&header));
+        self.authenticated = Some(header.clone());
+        Ok(Body {
+            header,
+            key: keys.key,
+            next_seq: 1,
+            hasher,
+            verifying_key,
+            plaintext_len: 0,
+        })
+    }
+}
+
+fn check_body_limit(limits: &Limits, so_far: u64, more: u64) -> Result<()> {
+    match limits.max_body_size {
+        Some(max) if so_far.saturating_add(more) > max => Err(Error::LimitExceeded(format!(
+            "message body exceeds the {max}-byte limit"
+        ))),
+        _ => Ok(()),
+    }
+}
