@@ -17,6 +17,9 @@ const COMMIT_KEY_LABEL: &[u8] = b"COMMITKEY";
 pub struct DerivedKeys {
     /// Frame and header-tag key.
     pub key: AesGcmKey,
+    /// The same key's bytes, for drivers that run frame AES-GCM in WebCrypto (which needs a
+    /// raw key to import). Zeroized on drop.
+    pub key_bytes: Zeroizing<Vec<u8>>,
     /// v2 only: the commit key written to (or checked against) the header.
     pub commit_key: Option<Zeroizing<[u8; 32]>>,
 }
@@ -79,6 +82,7 @@ pub fn derive_keys(
     }
     Ok(DerivedKeys {
         key: AesGcmKey::new(&okm)?,
+        key_bytes: okm,
         commit_key,
     })
 }

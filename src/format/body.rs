@@ -132,23 +132,18 @@ pub fn parse_frame(buf: &[u8], frame_length: u32) -> Result<Progress<FrameRef<'_
     }
 }
 
-/// Append a regular frame.
-pub fn write_frame(out: &mut Vec<u8>, seq: u32, iv: &[u8; IV_LEN], ct: &[u8], tag: &[u8]) {
+/// Append a regular frame's prefix: u32 seq ‖ IV. Ciphertext and tag follow.
+pub fn write_frame_prefix(out: &mut Vec<u8>, seq: u32, iv: &[u8; IV_LEN]) {
     out.extend_from_slice(&seq.to_be_bytes());
     out.extend_from_slice(iv);
-    out.extend_from_slice(ct);
-    out.extend_from_slice(tag);
 }
 
-/// Append the final frame. `ct.len()` must be ≤ the frame length (the encryptor guarantees it).
-pub fn write_final_frame(out: &mut Vec<u8>, seq: u32, iv: &[u8; IV_LEN], ct: &[u8], tag: &[u8]) {
+/// Append the final frame's prefix: marker ‖ u32 seq ‖ IV ‖ u32 content length.
+pub fn write_final_frame_prefix(out: &mut Vec<u8>, seq: u32, iv: &[u8; IV_LEN], len: u32) {
     out.extend_from_slice(&FINAL_FRAME_MARKER.to_be_bytes());
     out.extend_from_slice(&seq.to_be_bytes());
     out.extend_from_slice(iv);
-    // Frame lengths are u32, so the final frame's content length fits.
-    out.extend_from_slice(&(ct.len() as u32).to_be_bytes());
-    out.extend_from_slice(ct);
-    out.extend_from_slice(tag);
+    out.extend_from_slice(&len.to_be_bytes());
 }
 
 /// The prefix of a non-framed body: IV and content length. The content and tag follow.
@@ -217,8 +212,12 @@ mod tests {
     #[test]
     fn regular_and_final_frames_round_trip() {
         let mut out = Vec::new();
-        write_frame(&mut out, 1, &frame_iv(1), &[5; 4], &[6; 16]);
-        write_final_frame(&mut out, 2, &frame_iv(2), &[7; 3], &[8; 16]);
+        write_frame_prefix(&mut out, 1, &frame_iv(1));
+        out.extend_from_slice(&[5; 4]);
+        out.extend_from_slice(&[6; 16]);
+        write_final_frame_prefix(&mut out, 2, &frame_iv(2), 3);
+        out.extend_from_slice(&[7; 3]);
+        out.extend_from_slice(&[8; 16]);
         let Ok(Progress::Done { value: f1, consumed }) = parse_frame(&out, 4) else {
             panic!("first frame")
         };
@@ -233,14 +232,18 @@ mod tests {
     #[test]
     fn final_frame_longer_than_frame_length_is_malformed() {
         let mut out = Vec::new();
-        write_final_frame(&mut out, 1, &frame_iv(1), &[7; 5], &[8; 16]);
+        write_final_frame_prefix(&mut out, 1, &frame_iv(1), 5);
+        out.extend_from_slice(&[7; 5]);
+        out.extend_from_slice(&[8; 16]);
         assert!(parse_frame(&out, 4).is_err());
     }
 
     #[test]
     fn partial_frames_ask_for_more() {
         let mut out = Vec::new();
-        write_final_frame(&mut out, 1, &frame_iv(1), &[7; 3], &[8; 16]);
+        write_final_frame_prefix(&mut out, 1, &frame_iv(1), 3);
+        out.extend_from_slice(&[7; 3]);
+        out.extend_from_slice(&[8; 16]);
         for cut in 0..out.len() {
             assert!(matches!(parse_frame(&out[..cut], 4), Ok(Progress::NeedMore(n)) if n > 0));
         }

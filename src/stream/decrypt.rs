@@ -6,12 +6,17 @@
 //! released as they authenticate: **a consumer that streams must discard everything it
 //! received if the stream ends in an error.** Use the one-shot API to get nothing until
 //! everything verified.
+//!
+//! In *external* mode ([`Decryptor::set_external`]) frames are not opened here: each becomes an
+//! [`OpenJob`] the driver runs elsewhere (WebCrypto) and reports back in order with
+//! [`Decryptor::complete_job`]. The driver must hold back a job marked `withhold` until
+//! [`Decryptor::finish`] succeeds.
 
 use crate::crypto::{self, AesGcmKey, DataKey, SignatureHasher, VerifyingKey, derive_keys};
 use crate::error::{Error, Result};
 use crate::format::body::{self, BodyKind};
 use crate::format::context::PUBLIC_KEY_FIELD;
-use crate::format::header::ContentType;
+use crate::format::header::{ContentType, TAG_LEN};
 use crate::format::{EncryptionContext, Limits, ParsedHeader, Progress, parse_header};
 use crate::keyring::DecryptionMaterials;
 use crate::suite::CommitmentPolicy;
@@ -29,6 +34,22 @@ pub struct DecryptParams {
     /// Refuse signing suites outright (SPEC decrypt.md "decrypt-unsigned"), for callers that
     /// must never see plaintext before the whole message verified.
     pub forbid_signed: bool,
+}
+
+/// One frame to open outside the engine: `AES-GCM-Open(key, iv, aad, sealed)` where `sealed`
+/// is ciphertext ‖ tag (what WebCrypto takes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenJob {
+    /// Frame sequence number.
+    pub seq: u32,
+    /// GCM IV.
+    pub iv: [u8; 12],
+    /// GCM additional data.
+    pub aad: Vec<u8>,
+    /// Ciphertext ‖ tag.
+    pub sealed: Vec<u8>,
+    /// The final frame of a signed message: release only after `finish` succeeds.
+    pub withhold: bool,
 }
 
 /// Where the decryptor is.
@@ -58,6 +79,13 @@ enum Stage {
     Failed,
 }
 
+#[derive(Default)]
+struct External {
+    ready: Vec<OpenJob>,
+    outstanding: usize,
+    key: Option<zeroize::Zeroizing<Vec<u8>>>,
+}
+
 struct Body {
     header: ParsedHeader,
     key: AesGcmKey,
@@ -79,6 +107,7 @@ pub struct Decryptor {
     withheld: Vec<u8>,
     context: Option<EncryptionContext>,
     authenticated: Option<ParsedHeader>,
+    external: Option<External>,
 }
 
 impl std::fmt::Debug for Decryptor {
@@ -103,6 +132,52 @@ impl Decryptor {
             withheld: Vec::new(),
             context: None,
             authenticated: None,
+            external: None,
+        }
+    }
+
+    /// Open frames outside the engine (see the module docs). Only before the data key.
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` once the data key was provided.
+    pub fn set_external(&mut self) -> Result<()> {
+        if !matches!(self.stage, Stage::Header | Stage::NeedKey(_)) {
+            return Err(Error::invalid("external mode must be chosen before the data key"));
+        }
+        self.external = Some(External::default());
+        Ok(())
+    }
+
+    /// External mode: the frame key bytes to import, available once after the data key was
+    /// provided.
+    pub fn take_external_key(&mut self) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+        self.external.as_mut().and_then(|e| e.key.take())
+    }
+
+    /// External mode: jobs ready to run, in order.
+    pub fn take_jobs(&mut self) -> Vec<OpenJob> {
+        self.external
+            .as_mut()
+            .map(|e| std::mem::take(&mut e.ready))
+            .unwrap_or_default()
+    }
+
+    /// External mode: the oldest outstanding job finished; `authentic` is whether its tag
+    /// verified.
+    ///
+    /// # Errors
+    /// `AUTHENTICATION_FAILED` when it did not (the decryptor is then failed), or
+    /// `INVALID_ARGUMENT` when no job is outstanding.
+    pub fn complete_job(&mut self, authentic: bool) -> Result<()> {
+        self.guard()?;
+        match self.external.as_mut() {
+            Some(e) if e.outstanding > 0 => e.outstanding -= 1,
+            _ => return Err(Error::invalid("no frame job is outstanding")),
+        }
+        if authentic {
+            Ok(())
+        } else {
+            self.fail(Error::AuthenticationFailed)
         }
     }
 
@@ -193,6 +268,9 @@ impl Decryptor {
     /// `TRUNCATED` unless the whole message (including the signature) was read and verified.
     pub fn finish(&mut self) -> Result<()> {
         self.guard()?;
+        if self.external.as_ref().is_some_and(|e| e.outstanding > 0 || !e.ready.is_empty()) {
+            return Err(Error::invalid("frame jobs are still outstanding"));
+        }
         match self.stage {
             Stage::Done => Ok(()),
             _ => self.fail(Error::Truncated),
@@ -209,9 +287,10 @@ impl Decryptor {
         self.out.len()
     }
 
-    /// Whether everything, including the signature, verified.
+    /// Whether everything, including the signature and every external job, verified.
     pub fn is_done(&self) -> bool {
         matches!(self.stage, Stage::Done)
+            && self.external.as_ref().is_none_or(|e| e.outstanding == 0 && e.ready.is_empty())
     }
 
     fn guard(&self) -> Result<()> {
@@ -228,6 +307,10 @@ impl Decryptor {
         self.withheld.clear();
         self.buf.clear();
         self.start = 0;
+        if let Some(ext) = self.external.as_mut() {
+            ext.ready.clear();
+            ext.key = None;
+        }
         Err(e)
     }
 
@@ -305,6 +388,29 @@ impl Decryptor {
                 let len = f.ciphertext.len() as u64;
                 check_body_limit(&self.params.limits, b.plaintext_len, len)?;
                 let aad = body::body_aad(&b.header.body.message_id, f.kind(), f.seq, len);
+                if let Some(ext) = self.external.as_mut() {
+                    // Ciphertext and tag end the frame, contiguous: what WebCrypto opens.
+                    let sealed = &data[consumed - f.ciphertext.len() - TAG_LEN..consumed];
+                    ext.ready.push(OpenJob {
+                        seq: f.seq,
+                        iv: f.iv,
+                        aad,
+                        sealed: sealed.to_vec(),
+                        withhold: f.is_final && b.hasher.is_some(),
+                    });
+                    ext.outstanding += 1;
+                    if let Some(h) = b.hasher.as_mut() {
+                        h.update(&data[..consumed]);
+                    }
+                    b.plaintext_len += len;
+                    b.next_seq = b.next_seq.wrapping_add(1);
+                    let is_final = f.is_final;
+                    self.consume(consumed);
+                    if is_final {
+                        self.end_of_body();
+                    }
+                    return Ok(true);
+                }
                 // Signed messages keep their final frame until the signature verifies.
                 let target = if f.is_final && b.hasher.is_some() {
                     &mut self.withheld
@@ -346,7 +452,7 @@ impl Decryptor {
                 }
                 check_body_limit(&self.params.limits, 0, prefix.content_len)?;
                 let content_len = prefix.content_len as usize;
-                let total = body::SINGLE_BLOCK_PREFIX_LEN + content_len + crate::format::header::TAG_LEN;
+                let total = body::SINGLE_BLOCK_PREFIX_LEN + content_len + TAG_LEN;
                 if data.len() < total {
                     self.want = total;
                     return Ok(false);
@@ -471,6 +577,9 @@ impl Decryptor {
         }
         self.context = Some(self.full_context(&header));
         self.authenticated = Some(header.clone());
+        if let Some(ext) = self.external.as_mut() {
+            ext.key = Some(keys.key_bytes.clone());
+        }
         Ok(Body {
             header,
             key: keys.key,

@@ -1,10 +1,18 @@
 //! Sans-IO encryptor: push plaintext in chunks of any size, take ciphertext out. Memory is
 //! bounded by one frame plus what the caller has not yet taken.
+//!
+//! In *external* mode the encryptor never sees plaintext: the driver reports how many bytes
+//! arrived, receives [`SealJob`]s (sequence number, IV, AAD, length), seals each frame elsewhere
+//! (WebCrypto, several in flight) and hands the results back in order with
+//! [`Encryptor::complete_job`], which returns the bytes that frame the sealed data. Output is
+//! byte-identical to internal mode.
+
+use std::collections::VecDeque;
 
 use crate::crypto::{self, AesGcmKey, DataKey, SignatureHasher, SigningKey, derive_keys};
 use crate::error::{Error, Result};
 use crate::format::body::{self, BodyKind};
-use crate::format::header::{ContentType, HeaderBody, IV_LEN};
+use crate::format::header::{ContentType, HeaderBody, IV_LEN, TAG_LEN};
 use crate::format::{EncryptedDataKey, EncryptionContext, MAX_FRAME_LENGTH};
 use crate::suite::AlgorithmSuite;
 
@@ -29,11 +37,28 @@ pub struct EncryptParams {
     pub message_id: Option<Vec<u8>>,
 }
 
+/// One frame to seal outside the engine: `AES-GCM(key, iv, aad, plaintext[len])` → `len + 16`
+/// bytes (ciphertext ‖ tag, which is what WebCrypto returns).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealJob {
+    /// Frame sequence number.
+    pub seq: u32,
+    /// GCM IV.
+    pub iv: [u8; IV_LEN],
+    /// GCM additional data.
+    pub aad: Vec<u8>,
+    /// Plaintext bytes in this frame, taken in order from what was reported.
+    pub len: usize,
+    /// Whether this is the final frame.
+    pub is_final: bool,
+}
+
 /// Encrypts one message, frame by frame.
 #[derive(Debug)]
 pub struct Encryptor {
     header: HeaderBody,
     key: AesGcmKey,
+    key_bytes: zeroize::Zeroizing<Vec<u8>>,
     frame_length: usize,
     next_seq: u32,
     pending: Vec<u8>,
@@ -42,6 +67,17 @@ pub struct Encryptor {
     signing_key: Option<SigningKey>,
     finished: bool,
     plaintext_len: u64,
+    external: Option<External>,
+}
+
+#[derive(Debug, Default)]
+struct External {
+    /// Plaintext bytes reported but not yet assigned to a frame.
+    unframed: usize,
+    /// Jobs not yet taken by the driver.
+    ready: Vec<SealJob>,
+    /// Jobs handed out and not yet completed, oldest first.
+    awaiting: VecDeque<SealJob>,
 }
 
 impl Encryptor {
@@ -116,6 +152,7 @@ impl Encryptor {
         Ok(Encryptor {
             header,
             key: keys.key,
+            key_bytes: keys.key_bytes,
             frame_length: frame_length as usize,
             next_seq: 1,
             pending: Vec::new(),
@@ -124,7 +161,124 @@ impl Encryptor {
             signing_key,
             finished: false,
             plaintext_len: 0,
+            external: None,
         })
+    }
+
+    /// Switch to external sealing (see the module docs). Returns the frame key bytes the driver
+    /// must import into its AES-GCM implementation. Only before any plaintext was pushed.
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` if plaintext was already pushed.
+    pub fn into_external(mut self) -> Result<(Self, zeroize::Zeroizing<Vec<u8>>)> {
+        if self.plaintext_len > 0 || self.finished {
+            return Err(Error::invalid("external sealing must be chosen before any plaintext"));
+        }
+        self.external = Some(External::default());
+        let key = std::mem::take(&mut self.key_bytes);
+        Ok((self, key))
+    }
+
+    /// External mode: `n` more plaintext bytes arrived. Full frames become jobs.
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` when not in external mode, after `finish`, or past the frame limit.
+    pub fn push_len(&mut self, n: usize) -> Result<()> {
+        if self.finished {
+            return Err(Error::invalid("encryptor already finished"));
+        }
+        let frame_length = self.frame_length;
+        let Some(ext) = self.external.as_mut() else {
+            return Err(Error::invalid("push_len is for external mode"));
+        };
+        ext.unframed += n;
+        self.plaintext_len = self.plaintext_len.saturating_add(n as u64);
+        while self.external.as_ref().is_some_and(|e| e.unframed >= frame_length) {
+            self.queue_job(frame_length, BodyKind::Frame)?;
+        }
+        Ok(())
+    }
+
+    /// External mode: the jobs ready to run, in order.
+    pub fn take_jobs(&mut self) -> Vec<SealJob> {
+        match self.external.as_mut() {
+            Some(ext) => {
+                let jobs = std::mem::take(&mut ext.ready);
+                ext.awaiting.extend(jobs.iter().cloned());
+                jobs
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// External mode: the oldest outstanding job's result (`ciphertext ‖ tag`). Returns the
+    /// bytes to emit before it (the frame prefix), then, after the final frame, the footer
+    /// via [`take_output`](Self::take_output). `sealed` is hashed for signing suites.
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` when no job is outstanding or the result has the wrong length.
+    pub fn complete_job(&mut self, sealed: &[u8]) -> Result<Vec<u8>> {
+        let Some(job) = self.external.as_mut().and_then(|e| e.awaiting.pop_front()) else {
+            return Err(Error::invalid("no frame job is outstanding"));
+        };
+        if sealed.len() != job.len + TAG_LEN {
+            return Err(Error::invalid("sealed frame has the wrong length"));
+        }
+        let mut prefix = Vec::with_capacity(24);
+        write_prefix(&mut prefix, job.seq, &job.iv, job.is_final.then_some(job.len));
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&prefix);
+            h.update(sealed);
+        }
+        if job.is_final {
+            self.write_footer()?;
+        }
+        Ok(prefix)
+    }
+
+    /// External mode: whether the final frame was completed (and the footer written).
+    pub fn external_done(&self) -> bool {
+        self.finished && self.external.as_ref().is_some_and(|e| e.awaiting.is_empty() && e.ready.is_empty())
+    }
+
+    /// Whether the suite signs (external drivers must then pass sealed bytes back).
+    pub fn is_signed(&self) -> bool {
+        self.signing_key.is_some()
+    }
+
+    fn queue_job(&mut self, len: usize, kind: BodyKind) -> Result<()> {
+        let seq = self.take_seq()?;
+        let iv = body::frame_iv(seq);
+        let aad = body::body_aad(&self.header.message_id, kind, seq, len as u64);
+        if let Some(ext) = self.external.as_mut() {
+            ext.unframed -= len;
+            ext.ready.push(SealJob {
+                seq,
+                iv,
+                aad,
+                len,
+                is_final: kind == BodyKind::FinalFrame,
+            });
+        }
+        Ok(())
+    }
+
+    fn take_seq(&mut self) -> Result<u32> {
+        let seq = self.next_seq;
+        // SPEC message-body.md: at most 2^32 − 1 frames; 0xFFFFFFFF marks the final frame.
+        if seq == u32::MAX {
+            return Err(Error::invalid("message too large: more than 2^32 - 2 frames"));
+        }
+        self.next_seq = seq + 1;
+        Ok(seq)
+    }
+
+    fn write_footer(&mut self) -> Result<()> {
+        if let (Some(hasher), Some(sk)) = (self.hasher.take(), self.signing_key.as_ref()) {
+            let signature = sk.sign_digest(&hasher.finalize())?;
+            body::write_footer(&mut self.out, &signature)?;
+        }
+        Ok(())
     }
 
     /// The header being written.
@@ -139,6 +293,9 @@ impl Encryptor {
     pub fn push(&mut self, mut plaintext: &[u8]) -> Result<()> {
         if self.finished {
             return Err(Error::invalid("encryptor already finished"));
+        }
+        if self.external.is_some() {
+            return Err(Error::invalid("external mode: report lengths with push_len"));
         }
         self.plaintext_len = self.plaintext_len.saturating_add(plaintext.len() as u64);
         while !plaintext.is_empty() {
@@ -169,14 +326,16 @@ impl Encryptor {
         if self.finished {
             return Err(Error::invalid("encryptor already finished"));
         }
+        if let Some(ext) = self.external.as_ref() {
+            let rest = ext.unframed;
+            self.queue_job(rest, BodyKind::FinalFrame)?;
+            self.finished = true;
+            return Ok(());
+        }
         let last = std::mem::take(&mut self.pending);
         self.emit_frame(&last, BodyKind::FinalFrame)?;
         self.finished = true;
-        if let (Some(hasher), Some(sk)) = (self.hasher.take(), self.signing_key.as_ref()) {
-            let signature = sk.sign_digest(&hasher.finalize())?;
-            body::write_footer(&mut self.out, &signature)?;
-        }
-        Ok(())
+        self.write_footer()
     }
 
     /// Take the ciphertext produced so far.
@@ -200,25 +359,12 @@ impl Encryptor {
     }
 
     fn emit_frame(&mut self, plaintext: &[u8], kind: BodyKind) -> Result<()> {
-        let seq = self.next_seq;
-        // SPEC message-body.md: at most 2^32 − 1 frames; 0xFFFFFFFF marks the final frame.
-        if seq == u32::MAX {
-            return Err(Error::invalid("message too large: more than 2^32 - 2 frames"));
-        }
+        let seq = self.take_seq()?;
         let iv = body::frame_iv(seq);
         let aad = body::body_aad(&self.header.message_id, kind, seq, plaintext.len() as u64);
         let start = self.out.len();
-        if kind == BodyKind::FinalFrame {
-            self.out.extend_from_slice(&body::FINAL_FRAME_MARKER.to_be_bytes());
-            self.out.extend_from_slice(&seq.to_be_bytes());
-            self.out.extend_from_slice(&iv);
-            // Final frames hold at most frame_length (a u32) bytes.
-            self.out
-                .extend_from_slice(&(plaintext.len() as u32).to_be_bytes());
-        } else {
-            self.out.extend_from_slice(&seq.to_be_bytes());
-            self.out.extend_from_slice(&iv);
-        }
+        let final_len = (kind == BodyKind::FinalFrame).then_some(plaintext.len());
+        write_prefix(&mut self.out, seq, &iv, final_len);
         let ct_start = self.out.len();
         self.out.extend_from_slice(plaintext);
         let tag = crypto::seal(&self.key, &iv, &aad, &mut self.out[ct_start..])?;
@@ -226,7 +372,15 @@ impl Encryptor {
         if let Some(h) = self.hasher.as_mut() {
             h.update(&self.out[start..]);
         }
-        self.next_seq = seq + 1;
         Ok(())
+    }
+}
+
+/// The bytes before a frame's ciphertext; `final_len` is `Some` for the final frame.
+fn write_prefix(out: &mut Vec<u8>, seq: u32, iv: &[u8; IV_LEN], final_len: Option<usize>) {
+    match final_len {
+        // Final frames hold at most frame_length (a u32) bytes.
+        Some(len) => body::write_final_frame_prefix(out, seq, iv, len as u32),
+        None => body::write_frame_prefix(out, seq, iv),
     }
 }

@@ -5,5 +5,5 @@
 mod decrypt;
 mod encrypt;
 
-pub use decrypt::{DecryptParams, DecryptState, Decryptor};
-pub use encrypt::{EncryptParams, Encryptor};
+pub use decrypt::{DecryptParams, DecryptState, Decryptor, OpenJob};
+pub use encrypt::{EncryptParams, Encryptor, SealJob};
