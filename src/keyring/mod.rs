@@ -14,9 +14,11 @@ use crate::error::Result;
 use crate::format::{EncryptedDataKey, EncryptionContext};
 use crate::suite::AlgorithmSuite;
 
+mod kms;
 mod multi;
 mod raw_aes;
 
+pub use kms::{DiscoveryFilter, KmsKeyring};
 pub use multi::MultiKeyring;
 pub use raw_aes::RawAesKeyring;
 

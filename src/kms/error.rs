@@ -30,6 +30,8 @@ pub enum KmsErrorKind {
     Timeout,
     /// Any other KMS error type.
     Other,
+    /// The caller cancelled the call (abort signal). Maps to the crate's `ABORTED`.
+    Aborted,
 }
 
 impl KmsErrorKind {
@@ -49,6 +51,7 @@ impl KmsErrorKind {
             KmsErrorKind::Network => "KMS_NETWORK",
             KmsErrorKind::Timeout => "KMS_TIMEOUT",
             KmsErrorKind::Other => "KMS_ERROR",
+            KmsErrorKind::Aborted => "ABORTED",
         }
     }
 
@@ -86,6 +89,28 @@ impl KmsError {
             message: message.into(),
             kms_type: None,
             status: None,
+        }
+    }
+
+    /// The same error with the HTTP status it came with.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// The same error with KMS's `__type` (prefix already stripped).
+    pub fn with_kms_type(mut self, kms_type: impl Into<String>) -> Self {
+        self.kms_type = Some(kms_type.into());
+        self
+    }
+
+    /// The crate error for this failure: an aborted call is the crate's `ABORTED`, everything
+    /// else is `Error::Kms`. Use this instead of `From` so cancellation keeps its own code.
+    pub fn into_error(self) -> crate::Error {
+        if self.kind == KmsErrorKind::Aborted {
+            crate::Error::Aborted
+        } else {
+            crate::Error::Kms(self)
         }
     }
 }
