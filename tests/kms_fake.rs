@@ -3,6 +3,8 @@
 //! states moto ignores. Runs the real native transport, signer, parser, retries and keyring.
 //! Every test is bounded by the client's timeouts and retry budget; none asserts on timing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// `Client` takes `Arc<dyn Keyring>`; KMS keyrings are deliberately !Send (browser transports).
+#![allow(clippy::arc_with_non_send_sync)]
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -179,7 +181,7 @@ fn decrypt_err(fake: &FakeKms) -> kms_envelope::kms::KmsError {
     let t0 = Instant::now();
     let r = pollster::block_on(fake.client().decrypt(Some(KEY), b"blob", &ctx()));
     println!("decrypt took {:?}", t0.elapsed());
-    r.err().expect("expected a KMS error")
+    r.expect_err("expected a KMS error")
 }
 
 #[test]
