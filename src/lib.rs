@@ -11,6 +11,8 @@ pub mod keyring;
 pub mod kms;
 pub mod stream;
 pub mod suite;
+#[cfg(all(target_arch = "wasm32", feature = "wasm"))]
+mod wasm;
 
 pub use client::{Client, Decrypted, EncryptOptions};
 pub use error::{Error, Result};

@@ -218,15 +218,31 @@ impl Encryptor {
     /// # Errors
     /// `INVALID_ARGUMENT` when no job is outstanding or the result has the wrong length.
     pub fn complete_job(&mut self, sealed: &[u8]) -> Result<Vec<u8>> {
+        self.complete(sealed.len(), Some(sealed))
+    }
+
+    /// External mode, unsigned suites only: like [`complete_job`](Self::complete_job) when only
+    /// the sealed length is known (the bytes never need to enter this engine).
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` for a signing suite, or as `complete_job`.
+    pub fn complete_job_len(&mut self, sealed_len: usize) -> Result<Vec<u8>> {
+        if self.hasher.is_some() {
+            return Err(Error::invalid("signing suites need the sealed bytes"));
+        }
+        self.complete(sealed_len, None)
+    }
+
+    fn complete(&mut self, sealed_len: usize, sealed: Option<&[u8]>) -> Result<Vec<u8>> {
         let Some(job) = self.external.as_mut().and_then(|e| e.awaiting.pop_front()) else {
             return Err(Error::invalid("no frame job is outstanding"));
         };
-        if sealed.len() != job.len + TAG_LEN {
+        if sealed_len != job.len + TAG_LEN {
             return Err(Error::invalid("sealed frame has the wrong length"));
         }
         let mut prefix = Vec::with_capacity(24);
         write_prefix(&mut prefix, job.seq, &job.iv, job.is_final.then_some(job.len));
-        if let Some(h) = self.hasher.as_mut() {
+        if let (Some(h), Some(sealed)) = (self.hasher.as_mut(), sealed) {
             h.update(&prefix);
             h.update(sealed);
         }

@@ -1,0 +1,410 @@
+//! `EnvelopeClient` for JS: one-shot calls, Web Streams and Blobs.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{JsFuture, future_to_promise};
+
+use super::error::{from_js, invalid, to_js};
+use super::keyrings::lookup;
+use super::options as opt;
+use super::session::{Abort, Backend, DecryptSession, EncryptSession};
+use super::header_to_js;
+use crate::client::{Client, EncryptOptions};
+use crate::format::{EncryptionContext, MAX_FRAME_LENGTH};
+use crate::kms::Metrics;
+
+/// Encrypts and decrypts with one keyring.
+#[wasm_bindgen]
+pub struct EnvelopeClient {
+    client: Client,
+    backend: Backend,
+    metrics: Vec<Metrics>,
+}
+
+struct Call {
+    options: EncryptOptions,
+    reproduced: EncryptionContext,
+    abort: Abort,
+    on_progress: Option<Function>,
+}
+
+fn call_options(options: &JsValue, encrypt: bool) -> Result<Call, JsValue> {
+    let mut call = Call {
+        options: EncryptOptions::default(),
+        reproduced: EncryptionContext::new(),
+        abort: Abort::new(opt::get(options, "signal")?),
+        on_progress: match opt::get(options, "onProgress")? {
+            None => None,
+            Some(f) if f.is_function() => Some(f.into()),
+            Some(_) => return Err(invalid("onProgress", "must be a function")),
+        },
+    };
+    if encrypt {
+        call.options.context = opt::context(opt::get(options, "encryptionContext")?, "encryptionContext")?;
+        if let Some(keys) = opt::get(options, "requiredEncryptionContextKeys")? {
+            if !Array::is_array(&keys) {
+                return Err(invalid("requiredEncryptionContextKeys", "must be an array of strings"));
+            }
+            let mut set = BTreeSet::new();
+            for k in Array::from(&keys).iter() {
+                set.insert(k.as_string().ok_or_else(|| {
+                    invalid("requiredEncryptionContextKeys", "must be an array of strings")
+                })?);
+            }
+            call.options.required_keys = set;
+        }
+    } else {
+        call.reproduced = opt::context(
+            opt::get(options, "requiredEncryptionContext")?,
+            "requiredEncryptionContext",
+        )?;
+    }
+    Ok(call)
+}
+
+fn progress(f: &Option<Function>, processed: f64, total: Option<f64>) {
+    if let Some(f) = f {
+        let p = Object::new();
+        let _ = Reflect::set(&p, &"bytes".into(), &processed.into());
+        let _ = Reflect::set(&p, &"total".into(), &total.map(JsValue::from).unwrap_or(JsValue::UNDEFINED));
+        let _ = f.call1(&JsValue::NULL, &p);
+    }
+}
+
+fn concat(pieces: &[Uint8Array]) -> Uint8Array {
+    let total: u32 = pieces.iter().map(Uint8Array::length).sum();
+    let out = Uint8Array::new_with_length(total);
+    let mut at = 0;
+    for p in pieces {
+        out.set(p, at);
+        at += p.length();
+    }
+    out
+}
+
+/// Slices fed to the engine by the one-shot calls, so progress and abort are timely.
+const ONE_SHOT_SLICE: u32 = 4 << 20;
+
+#[wasm_bindgen]
+impl EnvelopeClient {
+    /// `new EnvelopeClient({ keyring, suite?, frameLength?, commitmentPolicy?,
+    /// maxEncryptedDataKeys?, backend? })`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "EnvelopeClientOptions")] options: JsValue,
+    ) -> Result<EnvelopeClient, JsValue> {
+        let entry = lookup(&opt::required(&options, "keyring")?, "keyring")?;
+        let mut client = Client::new(entry.keyring);
+        if let Some(p) = opt::commitment_policy(&options, "commitmentPolicy")? {
+            client = client.with_commitment_policy(p);
+        }
+        if let Some(s) = opt::suite(&options, "suite")? {
+            client = client.with_suite(s).map_err(|e| invalid("suite", &e.to_string()))?;
+        }
+        if let Some(n) = opt::integer(&options, "frameLength", f64::from(MAX_FRAME_LENGTH))? {
+            client = client
+                .with_frame_length(n as u32)
+                .map_err(|e| invalid("frameLength", &e.to_string()))?;
+        }
+        if let Some(n) = opt::integer(&options, "maxEncryptedDataKeys", 65535.0)? {
+            client = client
+                .with_max_encrypted_data_keys(n as usize)
+                .map_err(|e| invalid("maxEncryptedDataKeys", &e.to_string()))?;
+        }
+        let backend = match opt::string(&options, "backend")?.as_deref() {
+            None | Some("auto") => Backend::Auto,
+            Some("webcrypto") => Backend::WebCrypto,
+            Some("rust") => Backend::Rust,
+            Some(_) => return Err(invalid("backend", "must be auto, webcrypto or rust")),
+        };
+        Ok(EnvelopeClient { client, backend, metrics: entry.metrics })
+    }
+
+    /// Encrypt a whole `Uint8Array` → `{ ciphertext, header }`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<EncryptResult>")]
+    pub fn encrypt(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] data: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "EncryptOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        let (client, backend) = (self.client.clone(), self.backend);
+        future_to_promise(async move {
+            let data = opt::as_uint8array(&data, "data")?;
+            let call = call_options(&options, true)?;
+            let mut pieces = Vec::new();
+            let mut sink = |p: Uint8Array| pieces.push(p);
+            let mut s = EncryptSession::start(&client, &call.options, backend, call.abort.clone(), &mut sink).await?;
+            let total = f64::from(data.length());
+            let mut at = 0;
+            while at < data.length() {
+                let end = (at + ONE_SHOT_SLICE).min(data.length());
+                s.push(&data.subarray(at, end), &mut sink).await?;
+                at = end;
+                progress(&call.on_progress, s.processed, Some(total));
+            }
+            s.finish(&mut sink).await?;
+            let ciphertext = concat(&pieces);
+            let header = super::parse_header_js(&ciphertext)?;
+            let out = Object::new();
+            Reflect::set(&out, &"ciphertext".into(), &ciphertext)?;
+            Reflect::set(&out, &"header".into(), &header)?;
+            Ok(out.into())
+        })
+    }
+
+    /// Decrypt a whole message → `{ plaintext, encryptionContext, header }`. Nothing is
+    /// returned unless every frame and the signature verified.
+    #[wasm_bindgen(unchecked_return_type = "Promise<DecryptResult>")]
+    pub fn decrypt(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] data: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "DecryptOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        let (client, backend) = (self.client.clone(), self.backend);
+        future_to_promise(async move {
+            let data = opt::as_uint8array(&data, "data")?;
+            let call = call_options(&options, false)?;
+            let mut pieces = Vec::new();
+            let mut sink = |p: Uint8Array| pieces.push(p);
+            let mut s = DecryptSession::new(&client, &call.reproduced, backend, call.abort.clone())?;
+            let total = f64::from(data.length());
+            let mut at = 0;
+            while at < data.length() {
+                let end = (at + ONE_SHOT_SLICE).min(data.length());
+                s.push(&data.subarray(at, end), &mut sink).await?;
+                at = end;
+                progress(&call.on_progress, s.processed, Some(total));
+            }
+            s.finish(&mut sink).await?;
+            let dec = s.decryptor();
+            let (Some(header), Some(ctx)) = (dec.header(), dec.context()) else {
+                return Err(to_js(crate::Error::Truncated));
+            };
+            let out = Object::new();
+            Reflect::set(&out, &"plaintext".into(), &concat(&pieces))?;
+            Reflect::set(&out, &"encryptionContext".into(), &opt::context_to_js(ctx))?;
+            Reflect::set(&out, &"header".into(), &header_to_js(header, true))?;
+            Ok(out.into())
+        })
+    }
+
+    /// A `ReadableStream` of ciphertext for a `ReadableStream` of plaintext.
+    #[wasm_bindgen(js_name = encryptStream, unchecked_return_type = "ReadableStream<Uint8Array>")]
+    pub fn encrypt_stream(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ReadableStream<Uint8Array>")] readable: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "EncryptOptions | undefined")] options: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let call = call_options(&options, true)?;
+        let (client, backend) = (self.client.clone(), self.backend);
+        let state: Rc<RefCell<Option<EncryptSession>>> = Rc::new(RefCell::new(None));
+        let progress_fn = call.on_progress.clone();
+        let start = {
+            let state = state.clone();
+            move |controller: JsValue| -> Promise {
+                let (client, state, call) = (client.clone(), state.clone(), clone_call(&call));
+                future_to_promise(async move {
+                    let mut sink = enqueue(&controller);
+                    let s = EncryptSession::start(&client, &call.options, backend, call.abort, &mut sink).await?;
+                    *state.borrow_mut() = Some(s);
+                    Ok(JsValue::UNDEFINED)
+                })
+            }
+        };
+        let transform = {
+            let state = state.clone();
+            move |chunk: JsValue, controller: JsValue| -> Promise {
+                let (state, progress_fn) = (state.clone(), progress_fn.clone());
+                future_to_promise(async move {
+                    let chunk = opt::as_uint8array(&chunk, "stream chunk")?;
+                    let mut s = state.borrow_mut().take().ok_or_else(closed)?;
+                    let mut sink = enqueue(&controller);
+                    let r = s.push(&chunk, &mut sink).await;
+                    progress(&progress_fn, s.processed, None);
+                    *state.borrow_mut() = Some(s);
+                    r.map(|()| JsValue::UNDEFINED)
+                })
+            }
+        };
+        let flush = move |controller: JsValue| -> Promise {
+            let state = state.clone();
+            future_to_promise(async move {
+                let mut s = state.borrow_mut().take().ok_or_else(closed)?;
+                let mut sink = enqueue(&controller);
+                s.finish(&mut sink).await.map(|()| JsValue::UNDEFINED)
+            })
+        };
+        pipe(&readable, start, transform, flush)
+    }
+
+    /// A `ReadableStream` of plaintext for a `ReadableStream` of ciphertext. Frames are
+    /// released as they authenticate; if the stream errors, discard what it produced.
+    #[wasm_bindgen(js_name = decryptStream, unchecked_return_type = "ReadableStream<Uint8Array>")]
+    pub fn decrypt_stream(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ReadableStream<Uint8Array>")] readable: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "DecryptOptions | undefined")] options: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let call = call_options(&options, false)?;
+        let session = DecryptSession::new(&self.client, &call.reproduced, self.backend, call.abort.clone())?;
+        let state = Rc::new(RefCell::new(Some(session)));
+        let progress_fn = call.on_progress.clone();
+        let start = |_controller: JsValue| -> Promise { Promise::resolve(&JsValue::UNDEFINED) };
+        let transform = {
+            let state = state.clone();
+            move |chunk: JsValue, controller: JsValue| -> Promise {
+                let (state, progress_fn) = (state.clone(), progress_fn.clone());
+                future_to_promise(async move {
+                    let chunk = opt::as_uint8array(&chunk, "stream chunk")?;
+                    let mut s = state.borrow_mut().take().ok_or_else(closed)?;
+                    let mut sink = enqueue(&controller);
+                    let r = s.push(&chunk, &mut sink).await;
+                    progress(&progress_fn, s.processed, None);
+                    *state.borrow_mut() = Some(s);
+                    r.map(|()| JsValue::UNDEFINED)
+                })
+            }
+        };
+        let flush = move |controller: JsValue| -> Promise {
+            let state = state.clone();
+            future_to_promise(async move {
+                let mut s = state.borrow_mut().take().ok_or_else(closed)?;
+                let mut sink = enqueue(&controller);
+                s.finish(&mut sink).await.map(|()| JsValue::UNDEFINED)
+            })
+        };
+        pipe(&readable, start, transform, flush)
+    }
+
+    /// Encrypt a `Blob` (e.g. a `File`) into a `Blob`, streaming.
+    #[wasm_bindgen(js_name = encryptBlob, unchecked_return_type = "Promise<Blob>")]
+    pub fn encrypt_blob(
+        &self,
+        blob: web_sys::Blob,
+        #[wasm_bindgen(unchecked_param_type = "EncryptOptions | undefined")] options: JsValue,
+    ) -> Result<Promise, JsValue> {
+        let out = self.encrypt_stream(blob.stream().into(), options)?;
+        to_blob(&out)
+    }
+
+    /// Decrypt a `Blob` into a `Blob`, streaming; rejects unless everything verified.
+    #[wasm_bindgen(js_name = decryptBlob, unchecked_return_type = "Promise<Blob>")]
+    pub fn decrypt_blob(
+        &self,
+        blob: web_sys::Blob,
+        #[wasm_bindgen(unchecked_param_type = "DecryptOptions | undefined")] options: JsValue,
+    ) -> Result<Promise, JsValue> {
+        let out = self.decrypt_stream(blob.stream().into(), options)?;
+        to_blob(&out)
+    }
+
+    /// KMS calls, latency, errors and cache counters of this client's KMS keyrings.
+    #[wasm_bindgen(unchecked_return_type = "EnvelopeMetrics")]
+    pub fn metrics(&self) -> JsValue {
+        let (mut calls, mut ok, mut failed, mut total_ms, mut max_ms) = (0u64, 0u64, 0u64, 0f64, 0f64);
+        let (mut hits, mut misses) = (0u64, 0u64);
+        let errors = Object::new();
+        for m in &self.metrics {
+            let s = m.snapshot();
+            for op in s.operations.values() {
+                calls += op.calls;
+                ok += op.successes;
+                failed += op.failures;
+                total_ms += op.total_latency.as_secs_f64() * 1000.0;
+                max_ms = max_ms.max(op.max_latency.as_secs_f64() * 1000.0);
+            }
+            for (code, n) in &s.errors {
+                let prev = Reflect::get(&errors, &(*code).into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
+                let _ = Reflect::set(&errors, &(*code).into(), &(prev + *n as f64).into());
+            }
+            hits += s.encrypt_cache.hits + s.decrypt_cache.hits;
+            misses += s.encrypt_cache.misses + s.decrypt_cache.misses;
+        }
+        let out = Object::new();
+        let set = |k: &str, v: JsValue| {
+            let _ = Reflect::set(&out, &k.into(), &v);
+        };
+        set("kmsCalls", (calls as f64).into());
+        set("kmsSuccesses", (ok as f64).into());
+        set("kmsFailures", (failed as f64).into());
+        set("kmsMeanLatencyMs", if calls > 0 { (total_ms / calls as f64).into() } else { JsValue::NULL });
+        set("kmsMaxLatencyMs", max_ms.into());
+        set("errorsByCode", errors.into());
+        set("cacheHits", (hits as f64).into());
+        set("cacheMisses", (misses as f64).into());
+        out.into()
+    }
+}
+
+fn clone_call(c: &Call) -> Call {
+    Call {
+        options: c.options.clone(),
+        reproduced: c.reproduced.clone(),
+        abort: c.abort.clone(),
+        on_progress: c.on_progress.clone(),
+    }
+}
+
+fn closed() -> JsValue {
+    to_js(crate::Error::invalid("stream used after it ended or failed"))
+}
+
+/// A sink that enqueues into a `TransformStreamDefaultController`.
+fn enqueue(controller: &JsValue) -> impl FnMut(Uint8Array) + use<> {
+    let enqueue: Option<Function> = Reflect::get(controller, &"enqueue".into()).ok().and_then(|f| f.dyn_into().ok());
+    let controller = controller.clone();
+    move |chunk: Uint8Array| {
+        if let Some(f) = &enqueue {
+            let _ = f.call1(&controller, &chunk);
+        }
+    }
+}
+
+/// `readable.pipeThrough(new TransformStream({ start, transform, flush }))`.
+fn pipe(
+    readable: &JsValue,
+    start: impl FnMut(JsValue) -> Promise + 'static,
+    transform: impl FnMut(JsValue, JsValue) -> Promise + 'static,
+    flush: impl FnMut(JsValue) -> Promise + 'static,
+) -> Result<JsValue, JsValue> {
+    let pipe_through: Function = Reflect::get(readable, &"pipeThrough".into())?
+        .dyn_into()
+        .map_err(|_| invalid("readable", "must be a ReadableStream"))?;
+    let transformer = Object::new();
+    // The closures live as long as the stream: the TransformStream holds them.
+    let start = Closure::<dyn FnMut(JsValue) -> Promise>::new(start).into_js_value();
+    let transform = Closure::<dyn FnMut(JsValue, JsValue) -> Promise>::new(transform).into_js_value();
+    let flush = Closure::<dyn FnMut(JsValue) -> Promise>::new(flush).into_js_value();
+    Reflect::set(&transformer, &"start".into(), &start)?;
+    Reflect::set(&transformer, &"transform".into(), &transform)?;
+    Reflect::set(&transformer, &"flush".into(), &flush)?;
+    let ts = web_sys::TransformStream::new_with_transformer(&transformer)?;
+    pipe_through.call1(readable, &ts).map_err(|e| from_js(&e, false))
+}
+
+/// Collect a stream into a `Blob`, reading it ourselves so its error (an `EnvelopeError`)
+/// reaches the caller unchanged.
+fn to_blob(stream: &JsValue) -> Result<Promise, JsValue> {
+    let get_reader: Function = Reflect::get(stream, &"getReader".into())?.dyn_into()?;
+    let reader = get_reader.call0(stream)?;
+    let read: Function = Reflect::get(&reader, &"read".into())?.dyn_into()?;
+    Ok(future_to_promise(async move {
+        let parts = Array::new();
+        loop {
+            let step: Promise = read.call0(&reader)?.dyn_into()?;
+            let r = JsFuture::from(step).await.map_err(|e| from_js(&e, false))?;
+            if Reflect::get(&r, &"done".into())?.as_bool().unwrap_or(true) {
+                break;
+            }
+            parts.push(&Reflect::get(&r, &"value".into())?);
+        }
+        let bag = web_sys::BlobPropertyBag::new();
+        bag.set_type("application/octet-stream");
+        Ok(web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &bag)?.into())
+    }))
+}

@@ -1,0 +1,366 @@
+//! Drivers that move bytes between JS and the sans-IO engine, running frame AES-GCM in
+//! WebCrypto (several frames in flight) when `crypto.subtle` exists, in Rust otherwise.
+//! Both backends produce identical bytes.
+//!
+//! WebCrypto needs the raw frame key to import it: the bytes cross into JS once, are imported
+//! as a non-extractable `CryptoKey` and the JS copy is overwritten at once. The data key
+//! itself never leaves Rust.
+
+use std::collections::VecDeque;
+
+use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use super::error::{from_js, to_js};
+use crate::client::{Client, EncryptOptions};
+use crate::error::Error;
+use crate::format::EncryptionContext;
+use crate::stream::{DecryptState, Decryptor, Encryptor, SealJob};
+
+/// Frames in flight in WebCrypto at once.
+const WINDOW: usize = 8;
+/// Largest slice of input copied into wasm memory at a time when decrypting.
+const SLICE: u32 = 1 << 20;
+
+/// Which AES-GCM implementation runs the frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `crypto.subtle` when present, else Rust.
+    Auto,
+    /// `crypto.subtle` (fails when absent).
+    WebCrypto,
+    /// The pure-Rust `aes-gcm` crate.
+    Rust,
+}
+
+/// `globalThis.crypto.subtle`, if this context has it (secure contexts, workers, Node 20).
+pub fn subtle() -> Option<web_sys::SubtleCrypto> {
+    let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).ok()?;
+    let subtle = Reflect::get(&crypto, &"subtle".into()).ok()?;
+    (!subtle.is_undefined() && !subtle.is_null()).then(|| subtle.unchecked_into())
+}
+
+impl Backend {
+    fn resolve(self) -> Result<Option<web_sys::SubtleCrypto>, JsValue> {
+        match self {
+            Backend::Rust => Ok(None),
+            Backend::Auto => Ok(subtle()),
+            Backend::WebCrypto => subtle().map(Some).ok_or_else(|| {
+                to_js(Error::invalid("backend: crypto.subtle is not available in this context"))
+            }),
+        }
+    }
+}
+
+/// Checks an `AbortSignal` between steps.
+#[derive(Clone, Default)]
+pub struct Abort(Option<web_sys::AbortSignal>);
+
+impl Abort {
+    pub fn new(signal: Option<JsValue>) -> Self {
+        Abort(signal.map(|s| s.unchecked_into()))
+    }
+
+    pub fn check(&self) -> Result<(), JsValue> {
+        match &self.0 {
+            Some(s) if s.aborted() => Err(to_js(Error::Aborted)),
+            _ => Ok(()),
+        }
+    }
+}
+
+async fn import_key(
+    subtle: &web_sys::SubtleCrypto,
+    key: &[u8],
+    usage: &str,
+) -> Result<web_sys::CryptoKey, JsValue> {
+    let raw = Uint8Array::from(key);
+    let usages = Array::of1(&usage.into());
+    let promise = subtle.import_key_with_str("raw", &raw, "AES-GCM", false, &usages);
+    raw.fill(0, 0, raw.length());
+    let key = JsFuture::from(promise?).await.map_err(|e| from_js(&e, false))?;
+    Ok(key.unchecked_into())
+}
+
+fn gcm_params(iv: &[u8], aad: &[u8]) -> Object {
+    let p = Object::new();
+    let _ = Reflect::set(&p, &"name".into(), &"AES-GCM".into());
+    let _ = Reflect::set(&p, &"iv".into(), &Uint8Array::from(iv));
+    let _ = Reflect::set(&p, &"additionalData".into(), &Uint8Array::from(aad));
+    let _ = Reflect::set(&p, &"tagLength".into(), &JsValue::from_f64(128.0));
+    p
+}
+
+/// Where produced bytes go, in order.
+pub type Sink<'a> = &'a mut dyn FnMut(Uint8Array);
+
+/// One message being encrypted.
+pub struct EncryptSession {
+    enc: Encryptor,
+    web: Option<(web_sys::SubtleCrypto, web_sys::CryptoKey)>,
+    /// Plaintext reported to the engine but not yet sealed (JS memory, no copies).
+    pending: VecDeque<Uint8Array>,
+    inflight: VecDeque<(SealJob, JsFuture)>,
+    scratch: Vec<u8>,
+    abort: Abort,
+    pub processed: f64,
+}
+
+impl EncryptSession {
+    /// Run the keyrings and emit the header into `sink`.
+    pub async fn start(
+        client: &Client,
+        options: &EncryptOptions,
+        backend: Backend,
+        abort: Abort,
+        sink: Sink<'_>,
+    ) -> Result<EncryptSession, JsValue> {
+        abort.check()?;
+        let subtle = backend.resolve()?;
+        let enc = client.start_encrypt(options).await.map_err(to_js)?;
+        abort.check()?;
+        let (mut enc, web) = match subtle {
+            Some(subtle) => {
+                let (enc, key) = enc.into_external().map_err(to_js)?;
+                let key = import_key(&subtle, &key, "encrypt").await?;
+                (enc, Some((subtle, key)))
+            }
+            None => (enc, None),
+        };
+        sink(Uint8Array::from(enc.take_output().as_slice()));
+        Ok(EncryptSession {
+            enc,
+            web,
+            pending: VecDeque::new(),
+            inflight: VecDeque::new(),
+            scratch: Vec::new(),
+            abort,
+            processed: 0.0,
+        })
+    }
+
+    /// Encrypt one more chunk of plaintext.
+    pub async fn push(&mut self, chunk: &Uint8Array, sink: Sink<'_>) -> Result<(), JsValue> {
+        self.abort.check()?;
+        if chunk.length() == 0 {
+            return Ok(());
+        }
+        self.processed += f64::from(chunk.length());
+        if self.web.is_none() {
+            self.enc.push(&chunk.to_vec()).map_err(to_js)?;
+            emit(sink, self.enc.take_output());
+            return Ok(());
+        }
+        self.pending.push_back(chunk.clone());
+        self.enc.push_len(chunk.length() as usize).map_err(to_js)?;
+        self.launch(sink).await
+    }
+
+    /// Seal the final frame and emit the rest (and the footer).
+    pub async fn finish(&mut self, sink: Sink<'_>) -> Result<(), JsValue> {
+        self.abort.check()?;
+        self.enc.finish().map_err(to_js)?;
+        if self.web.is_some() {
+            self.launch(sink).await?;
+            while !self.inflight.is_empty() {
+                self.drain_one(sink).await?;
+            }
+        }
+        emit(sink, self.enc.take_output());
+        Ok(())
+    }
+
+    async fn launch(&mut self, sink: Sink<'_>) -> Result<(), JsValue> {
+        for job in self.enc.take_jobs() {
+            let data = self.take_plaintext(job.len);
+            let Some((subtle, key)) = &self.web else { break };
+            let promise = subtle
+                .encrypt_with_object_and_js_u8_array(&gcm_params(&job.iv, &job.aad), key, &data)
+                .map_err(|e| from_js(&e, false))?;
+            self.inflight.push_back((job, JsFuture::from(promise)));
+            while self.inflight.len() >= WINDOW {
+                self.drain_one(sink).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The next `len` plaintext bytes: a view when they lie in one chunk, else a copy.
+    fn take_plaintext(&mut self, len: usize) -> Uint8Array {
+        let len = len as u32;
+        if let Some(front) = self.pending.front() {
+            if front.length() >= len {
+                let view = front.subarray(0, len);
+                if front.length() == len {
+                    self.pending.pop_front();
+                } else {
+                    let rest = front.subarray(len, front.length());
+                    self.pending[0] = rest;
+                }
+                return view;
+            }
+        }
+        let out = Uint8Array::new_with_length(len);
+        let mut at = 0;
+        while at < len {
+            let Some(front) = self.pending.pop_front() else { break };
+            let take = (len - at).min(front.length());
+            out.set(&front.subarray(0, take), at);
+            at += take;
+            if take < front.length() {
+                self.pending.push_front(front.subarray(take, front.length()));
+            }
+        }
+        out
+    }
+
+    async fn drain_one(&mut self, sink: Sink<'_>) -> Result<(), JsValue> {
+        let Some((job, fut)) = self.inflight.pop_front() else {
+            return Ok(());
+        };
+        let sealed = Uint8Array::new(&fut.await.map_err(|e| from_js(&e, false))?);
+        let prefix = if self.enc.is_signed() {
+            self.scratch.resize(sealed.length() as usize, 0);
+            sealed.copy_to(&mut self.scratch);
+            self.enc.complete_job(&self.scratch)
+        } else {
+            self.enc.complete_job_len(sealed.length() as usize)
+        }
+        .map_err(to_js)?;
+        debug_assert!(sealed.length() as usize == job.len + 16);
+        sink(Uint8Array::from(prefix.as_slice()));
+        sink(sealed);
+        emit(sink, self.enc.take_output());
+        self.abort.check()
+    }
+}
+
+fn emit(sink: Sink<'_>, bytes: Vec<u8>) {
+    if !bytes.is_empty() {
+        sink(Uint8Array::from(bytes.as_slice()));
+    }
+}
+
+/// One message being decrypted.
+pub struct DecryptSession {
+    client: Client,
+    dec: Decryptor,
+    subtle: Option<web_sys::SubtleCrypto>,
+    key: Option<web_sys::CryptoKey>,
+    inflight: VecDeque<(bool, JsFuture)>,
+    withheld: Vec<Uint8Array>,
+    scratch: Vec<u8>,
+    abort: Abort,
+    pub processed: f64,
+}
+
+impl DecryptSession {
+    pub fn new(
+        client: &Client,
+        reproduced: &EncryptionContext,
+        backend: Backend,
+        abort: Abort,
+    ) -> Result<DecryptSession, JsValue> {
+        let subtle = backend.resolve()?;
+        let mut dec = client.start_decrypt(reproduced);
+        if subtle.is_some() {
+            dec.set_external().map_err(to_js)?;
+        }
+        Ok(DecryptSession {
+            client: client.clone(),
+            dec,
+            subtle,
+            key: None,
+            inflight: VecDeque::new(),
+            withheld: Vec::new(),
+            scratch: Vec::new(),
+            abort,
+            processed: 0.0,
+        })
+    }
+
+    /// The header, once parsed (unauthenticated until the data key was provided).
+    pub fn decryptor(&self) -> &Decryptor {
+        &self.dec
+    }
+
+    /// Decrypt one more chunk of ciphertext; authenticated plaintext goes to `sink`.
+    pub async fn push(&mut self, chunk: &Uint8Array, sink: Sink<'_>) -> Result<(), JsValue> {
+        let mut at = 0;
+        while at < chunk.length() {
+            self.abort.check()?;
+            let end = (at + SLICE).min(chunk.length());
+            let piece = chunk.subarray(at, end);
+            self.scratch.resize(piece.length() as usize, 0);
+            piece.copy_to(&mut self.scratch);
+            self.dec.push(&self.scratch).map_err(to_js)?;
+            self.processed += f64::from(piece.length());
+            at = end;
+            if self.dec.state() == DecryptState::NeedDataKey {
+                self.client.unlock(&mut self.dec).await.map_err(to_js)?;
+                self.abort.check()?;
+            }
+            self.launch(sink).await?;
+        }
+        Ok(())
+    }
+
+    /// End of input: everything must have verified, the signature included.
+    pub async fn finish(&mut self, sink: Sink<'_>) -> Result<(), JsValue> {
+        self.abort.check()?;
+        while !self.inflight.is_empty() {
+            self.drain_one(sink).await?;
+        }
+        self.dec.finish().map_err(to_js)?;
+        emit(sink, self.dec.take_output());
+        for pt in self.withheld.drain(..) {
+            sink(pt);
+        }
+        Ok(())
+    }
+
+    async fn launch(&mut self, sink: Sink<'_>) -> Result<(), JsValue> {
+        if let (Some(subtle), Some(k)) = (&self.subtle, self.dec.take_external_key()) {
+            self.key = Some(import_key(subtle, &k, "decrypt").await?);
+        }
+        emit(sink, self.dec.take_output());
+        for job in self.dec.take_jobs() {
+            let (Some(subtle), Some(key)) = (&self.subtle, &self.key) else {
+                return Err(to_js(Error::invalid("frame job without a WebCrypto key")));
+            };
+            let promise: Promise = subtle
+                .decrypt_with_object_and_u8_array(&gcm_params(&job.iv, &job.aad), key, &job.sealed)
+                .map_err(|e| from_js(&e, true))?;
+            self.inflight.push_back((job.withhold, JsFuture::from(promise)));
+            while self.inflight.len() >= WINDOW {
+                self.drain_one(sink).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn drain_one(&mut self, sink: Sink<'_>) -> Result<(), JsValue> {
+        let Some((withhold, fut)) = self.inflight.pop_front() else {
+            return Ok(());
+        };
+        match fut.await {
+            Ok(buf) => {
+                self.dec.complete_job(true).map_err(to_js)?;
+                let pt = Uint8Array::new(&buf);
+                if withhold {
+                    self.withheld.push(pt);
+                } else {
+                    sink(pt);
+                }
+                self.abort.check()
+            }
+            Err(e) => {
+                // AES-GCM decrypt rejects with OperationError exactly when the tag is wrong.
+                let _ = self.dec.complete_job(false);
+                self.inflight.clear();
+                Err(from_js(&e, true))
+            }
+        }
+    }
+}
