@@ -27,6 +27,7 @@ pub mod error;
 pub mod fsutil;
 pub mod http;
 pub mod ids;
+pub mod record;
 pub mod server;
 pub mod state;
 pub mod store;
