@@ -67,9 +67,9 @@ impl KmsErrorKind {
     }
 }
 
-/// A failed KMS call.
+/// A failed KMS call. Displays as its message only: the crate error prints the code.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{}: {message}", kind.code())]
+#[error("{message}")]
 pub struct KmsError {
     /// Classification.
     pub kind: KmsErrorKind,

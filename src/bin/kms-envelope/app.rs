@@ -13,10 +13,14 @@ use crate::io::{CHUNK, Output, io_err, open_input, read_chunk};
 
 /// Run a command; returns the process exit code.
 pub fn run(argv: Vec<OsString>) -> i32 {
-    let result = Args::parse(argv).and_then(|args| match args.command {
-        Command::Encrypt => encrypt(&args),
-        Command::Decrypt => decrypt(&args),
-        Command::Inspect => inspect(&args),
+    let result = Args::parse(argv).and_then(|args| {
+        let r = match args.command {
+            Command::Encrypt => encrypt(&args),
+            Command::Decrypt => decrypt(&args),
+            Command::Inspect => inspect(&args),
+        };
+        args.kms.report();
+        r
     });
     match result {
         Ok(()) => 0,
@@ -42,10 +46,14 @@ fn raw_aes_keyrings(args: &Args) -> Result<Vec<Arc<dyn Keyring>>> {
 
 /// All keyrings the arguments name; the first is the generator on encrypt.
 fn keyrings(args: &Args) -> Result<Vec<Arc<dyn Keyring>>> {
-    let rings = raw_aes_keyrings(args)?;
+    let mut rings = raw_aes_keyrings(args)?;
+    // A KMS keyring comes first: with --kms-key it generates the data key.
+    if let Some(kms) = args.kms.keyring()? {
+        rings.insert(0, kms);
+    }
     if rings.is_empty() {
         return Err(Error::InvalidArgument(
-            "no keyring given (--raw-aes NAMESPACE:NAME:KEYFILE)".into(),
+            "no keyring given (--raw-aes NAMESPACE:NAME:KEYFILE or --kms-key ARN)".into(),
         ));
     }
     Ok(rings)

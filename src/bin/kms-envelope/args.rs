@@ -36,6 +36,8 @@ pub struct Args {
     pub commitment_policy: Option<CommitmentPolicy>,
     pub max_encrypted_data_keys: Option<usize>,
     pub raw_aes: Vec<RawAesSpec>,
+    /// `--kms-*` and `--region` (kms_args.rs).
+    pub kms: crate::kms_args::KmsArgs,
 }
 
 pub const USAGE: &str = "\
@@ -45,7 +47,10 @@ usage:
   kms-envelope decrypt --in P --out P [--raw-aes NAMESPACE:NAME:KEYFILE]...
                        [--require-context k=v]... [--commitment-policy require-require|require-allow|forbid-allow]
   kms-envelope inspect --in P
-  (P may be - for stdin/stdout; --max-encrypted-data-keys N limits wrapped keys)";
+  (P may be - for stdin/stdout; --max-encrypted-data-keys N limits wrapped keys)
+  KMS keyring: --kms-key ARN... (first generates) | --kms-discovery [--discovery-account ID]...
+       [--discovery-partition P] [--kms-endpoint URL] [--region R] [--kms-stats]
+       credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; AWS_ENDPOINT_URL_KMS";
 
 fn bad(msg: impl std::fmt::Display) -> Error {
     Error::InvalidArgument(msg.to_string())
@@ -101,12 +106,16 @@ impl Args {
             commitment_policy: None,
             max_encrypted_data_keys: None,
             raw_aes: Vec::new(),
+            kms: Default::default(),
         };
         while let Some(arg) = p.next().map_err(|e| bad(e))? {
             let Long(flag) = arg else {
                 return Err(bad(format!("unexpected argument {:?}\n{USAGE}", arg.unexpected())));
             };
             let flag = flag.to_owned();
+            if a.kms.take(&flag, &mut p)? {
+                continue;
+            }
             let value = text(p.value().map_err(|e| bad(e))?, &flag)?;
             match flag.as_str() {
                 "in" => a.input = Some(PathBuf::from(value)),
@@ -152,13 +161,14 @@ impl Args {
             || !self.required_context_keys.is_empty()
             || self.suite.is_some()
             || self.frame_length.is_some();
+        self.kms.validate(self.command)?;
         match self.command {
             Command::Encrypt | Command::Decrypt if self.output.is_none() => {
                 Err(bad("--out is required"))
             }
-            Command::Encrypt if self.raw_aes.is_empty() => {
-                Err(bad("encrypt needs at least one keyring (--raw-aes)"))
-            }
+            Command::Encrypt if self.raw_aes.is_empty() && !self.kms.is_used() => Err(bad(
+                "encrypt needs at least one keyring (--raw-aes or --kms-key)",
+            )),
             Command::Encrypt if !self.require_context.is_empty() => {
                 Err(bad("--require-context is for decrypt; use --context"))
             }

@@ -9,6 +9,8 @@ mod app;
 mod args;
 #[cfg(not(target_arch = "wasm32"))]
 mod io;
+#[cfg(not(target_arch = "wasm32"))]
+mod kms_args;
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
