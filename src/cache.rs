@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha512};
 
+use crate::crypto::DataKey;
 use crate::error::{Error, Result};
 use crate::format::{EncryptedDataKey, EncryptionContext};
 use crate::kms::metrics::{CacheEvent, CacheKind, CacheStats, Metrics};
@@ -172,6 +173,25 @@ pub fn decryption_key(
         &sha512(&[&context.serialize()?]),
     ]))
 }
+
+/// What [`Client`](crate::Client) keeps in a cache.
+#[derive(Debug, Clone)]
+pub enum CachedMaterials {
+    /// Encryption materials: reused for messages with the same caller context.
+    Encrypt {
+        /// The plaintext data key.
+        data_key: DataKey,
+        /// Its wrapped copies.
+        encrypted_data_keys: Vec<EncryptedDataKey>,
+        /// The full context the keyrings bound them to.
+        context: EncryptionContext,
+    },
+    /// An unwrapped data key.
+    Decrypt(DataKey),
+}
+
+/// The cache type [`Client::with_cache`](crate::Client::with_cache) takes.
+pub type MaterialsCache = DataKeyCache<CachedMaterials>;
 
 /// The answer of an encryption lookup.
 #[derive(Debug)]
@@ -392,6 +412,13 @@ impl<T: Clone> DataKeyCache<T> {
         }
     }
 
+    /// Count a request that could not use the cache (e.g. a signing suite, whose ephemeral
+    /// signing key is not cacheable).
+    pub fn note_bypass(&self, kind: CacheKind) {
+        let mut inner = self.lock();
+        self.note(&mut inner, kind, CacheEvent::Bypass);
+    }
+
     /// Store decryption materials.
     pub fn put_decrypt(&self, key: CacheKey, value: T) {
         self.insert(key, CacheKind::Decrypt, 0, value);
@@ -467,7 +494,6 @@ mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     use super::*;
-    use crate::crypto::DataKey;
 
     const SUITE: AlgorithmSuite = AlgorithmSuite::DEFAULT;
     const POLICY: CommitmentPolicy = CommitmentPolicy::RequireEncryptRequireDecrypt;

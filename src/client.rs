@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use crate::cache::{self, CachedMaterials, Lookup, MaterialsCache};
 use crate::crypto::SigningKey;
 use crate::error::{Error, Result};
 use crate::format::context::PUBLIC_KEY_FIELD;
@@ -20,6 +21,8 @@ pub struct Client {
     frame_length: u32,
     commitment_policy: CommitmentPolicy,
     limits: Limits,
+    /// Data-key cache and its partition id (see [`Client::with_cache`]).
+    cache: Option<(Arc<MaterialsCache>, Arc<[u8]>)>,
 }
 
 impl std::fmt::Debug for Client {
@@ -64,7 +67,19 @@ impl Client {
             frame_length: DEFAULT_FRAME_LENGTH,
             commitment_policy: CommitmentPolicy::default(),
             limits: Limits::default(),
+            cache: None,
         }
+    }
+
+    /// Reuse data keys through `cache` (shareable between clients; entries are separated by
+    /// `partition`). Encrypt reuses materials for messages with the same context, suite and
+    /// policy within the cache's limits — only for unsigned suites (0x0478) for now, since a
+    /// signing suite's per-message key is not cacheable — and needs the plaintext length
+    /// ([`encrypt`](Self::encrypt) or [`start_encrypt_sized`](Self::start_encrypt_sized)).
+    /// Decrypt reuses unwrapped keys for the same suite, EDKs and full context.
+    pub fn with_cache(mut self, cache: Arc<MaterialsCache>, partition: impl Into<Vec<u8>>) -> Self {
+        self.cache = Some((cache, partition.into().into()));
+        self
     }
 
     /// Choose the suite to encrypt with (0x0478 or 0x0578).
@@ -148,6 +163,19 @@ impl Client {
     /// `INVALID_ARGUMENT` (reserved or oversized context, required key not in the context),
     /// `COMMITMENT_POLICY`, `TOO_MANY_ENCRYPTED_DATA_KEYS`, or the keyring's error.
     pub async fn start_encrypt(&self, options: &EncryptOptions) -> Result<Encryptor> {
+        self.start_encrypt_sized(options, None).await
+    }
+
+    /// [`start_encrypt`](Self::start_encrypt) for a plaintext of `plaintext_len` bytes, which
+    /// lets the data-key cache count bytes (an unknown length bypasses the cache).
+    ///
+    /// # Errors
+    /// As [`start_encrypt`](Self::start_encrypt).
+    pub async fn start_encrypt_sized(
+        &self,
+        options: &EncryptOptions,
+        plaintext_len: Option<u64>,
+    ) -> Result<Encryptor> {
         let suite = self.suite;
         self.commitment_policy.check_encrypt(suite)?;
         options.context.validate_caller()?;
@@ -160,6 +188,40 @@ impl Client {
                 "required context key {k:?} is not in the encryption context"
             )));
         }
+        let cache_key = match &self.cache {
+            Some((c, _)) if suite.signature().is_some() => {
+                c.note_bypass(crate::kms::metrics::CacheKind::Encrypt);
+                None
+            }
+            Some((c, partition)) => {
+                let key = cache::encryption_key(
+                    partition,
+                    Some(suite),
+                    self.commitment_policy,
+                    &options.context,
+                    &options.required_keys,
+                )?;
+                if let Lookup::Hit(CachedMaterials::Encrypt {
+                    data_key,
+                    encrypted_data_keys,
+                    context,
+                }) = c.get_encrypt(&key, suite, plaintext_len)
+                {
+                    return Encryptor::new(EncryptParams {
+                        suite,
+                        context,
+                        required_keys: options.required_keys.clone(),
+                        data_key,
+                        encrypted_data_keys,
+                        signing_key: None,
+                        frame_length: self.frame_length,
+                        message_id: None,
+                    });
+                }
+                Some((c, key))
+            }
+            None => None,
+        };
         let mut context = options.context.clone();
         let signing_key = match suite.signature() {
             Some(_) => {
@@ -192,6 +254,14 @@ impl Client {
                 max: self.limits.max_encrypted_data_keys,
             });
         }
+        if let Some((c, key)) = cache_key {
+            let entry = CachedMaterials::Encrypt {
+                data_key: data_key.clone(),
+                encrypted_data_keys: materials.encrypted_data_keys.clone(),
+                context: materials.context.clone(),
+            };
+            c.put_encrypt(key, suite, plaintext_len, entry);
+        }
         Encryptor::new(EncryptParams {
             suite,
             context: materials.context,
@@ -209,7 +279,8 @@ impl Client {
     /// # Errors
     /// As [`start_encrypt`](Self::start_encrypt).
     pub async fn encrypt(&self, plaintext: &[u8], options: &EncryptOptions) -> Result<Vec<u8>> {
-        let mut enc = self.start_encrypt(options).await?;
+        let len = u64::try_from(plaintext.len()).ok();
+        let mut enc = self.start_encrypt_sized(options, len).await?;
         let mut out = enc.take_output();
         out.reserve(plaintext.len() + plaintext.len() / 64 + 256);
         enc.push(plaintext)?;
@@ -243,8 +314,29 @@ impl Client {
                 return Ok(());
             };
             let edks = &header.body.encrypted_data_keys;
+            let cached = match &self.cache {
+                Some((c, partition)) => {
+                    let key = cache::decryption_key(
+                        partition,
+                        materials.suite,
+                        self.commitment_policy,
+                        edks,
+                        &materials.context,
+                    )?;
+                    if let Some(CachedMaterials::Decrypt(data_key)) = c.get_decrypt(&key) {
+                        return decryptor.provide_data_key(&data_key);
+                    }
+                    Some((c, key))
+                }
+                None => None,
+            };
             match self.keyring.on_decrypt(&materials, edks).await {
-                Some(Ok(key)) => key,
+                Some(Ok(key)) => {
+                    if let Some((c, k)) = cached {
+                        c.put_decrypt(k, CachedMaterials::Decrypt(key.clone()));
+                    }
+                    key
+                }
                 Some(Err(e)) => return Err(e),
                 None => {
                     let providers: BTreeSet<&str> =

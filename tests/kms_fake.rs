@@ -15,12 +15,13 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use kms_envelope::cache::{CacheLimits, MaterialsCache};
 use kms_envelope::client::{Client, EncryptOptions};
 use kms_envelope::keyring::KmsKeyring;
 use kms_envelope::kms::{
     Auth, CancelToken, Credentials, Endpoint, KmsClient, KmsErrorKind, RetryPolicy,
 };
-use kms_envelope::{EncryptionContext, Error};
+use kms_envelope::{AlgorithmSuite, EncryptionContext, Error};
 
 const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/aaaaaaaa-1111-2222-3333-444444444444";
 const OTHER: &str = "arn:aws:kms:us-east-1:111122223333:key/bbbbbbbb-1111-2222-3333-444444444444";
@@ -362,4 +363,96 @@ fn cancelled_call_sends_nothing_and_reports_aborted() {
             .unwrap_err();
     assert_eq!(err.code(), "ABORTED");
     assert!(fake.seen().is_empty());
+}
+
+/// Encrypt `n` messages and decrypt each; returns (GenerateDataKey, Decrypt) calls made.
+fn run_messages(client: &Client, kms: &KmsClient, n: usize) -> (u64, u64) {
+    let opts = EncryptOptions {
+        context: ctx(),
+        ..EncryptOptions::default()
+    };
+    let msgs: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            pollster::block_on(client.encrypt(format!("message {i}").as_bytes(), &opts)).unwrap()
+        })
+        .collect();
+    for (i, m) in msgs.iter().enumerate() {
+        let d = pollster::block_on(client.decrypt(m, &EncryptionContext::new())).unwrap();
+        assert_eq!(d.plaintext, format!("message {i}").as_bytes());
+    }
+    let s = kms.metrics().snapshot();
+    let calls = |op: &str| s.operations.get(op).map_or(0, |o| o.calls);
+    (calls("GenerateDataKey"), calls("Decrypt"))
+}
+
+fn cache(max_messages: u64) -> Arc<MaterialsCache> {
+    let limits = CacheLimits::new(100, Duration::from_secs(300))
+        .unwrap()
+        .with_max_messages(max_messages)
+        .unwrap();
+    Arc::new(MaterialsCache::with_system_clock(limits))
+}
+
+#[test]
+fn cache_turns_ten_messages_into_one_call_each_way() {
+    let fake = FakeKms::start(vec![gdk_ok(KEY), decrypt_ok(KEY)]);
+    let kms = fake.client();
+    let kr = KmsKeyring::strict(kms.clone(), Some(KEY.into()), vec![]).unwrap();
+    let client = Client::new(Arc::new(kr))
+        .with_suite(AlgorithmSuite::Aes256GcmHkdfSha512CommitKey)
+        .unwrap()
+        .with_cache(cache(1 << 32), "fake-test");
+    assert_eq!(run_messages(&client, &kms, 10), (1, 1));
+}
+
+#[test]
+fn without_a_cache_every_message_calls_kms() {
+    let fake = FakeKms::start([vec![gdk_ok(KEY); 10], vec![decrypt_ok(KEY); 10]].concat());
+    let kms = fake.client();
+    let kr = KmsKeyring::strict(kms.clone(), Some(KEY.into()), vec![]).unwrap();
+    let client = Client::new(Arc::new(kr))
+        .with_suite(AlgorithmSuite::Aes256GcmHkdfSha512CommitKey)
+        .unwrap();
+    assert_eq!(run_messages(&client, &kms, 10), (10, 10));
+}
+
+#[test]
+fn cache_max_messages_bounds_data_key_reuse() {
+    // 10 messages, at most 4 per data key: keys for messages 1-4, 5-8, 9-10.
+    let fake = FakeKms::start(vec![gdk_ok(KEY), gdk_ok(KEY), gdk_ok(KEY), decrypt_ok(KEY)]);
+    let kms = fake.client();
+    let kr = KmsKeyring::strict(kms.clone(), Some(KEY.into()), vec![]).unwrap();
+    let c = cache(4);
+    let client = Client::new(Arc::new(kr))
+        .with_suite(AlgorithmSuite::Aes256GcmHkdfSha512CommitKey)
+        .unwrap()
+        .with_cache(c.clone(), "fake-test");
+    // The fake wraps every key identically, so all messages share one decrypt cache entry.
+    assert_eq!(run_messages(&client, &kms, 10), (3, 1));
+    let (enc, dec) = c.stats();
+    assert_eq!((enc.hits, enc.misses), (7, 3));
+    assert_eq!((dec.hits, dec.misses), (9, 1));
+}
+
+#[test]
+fn signing_suite_bypasses_the_encrypt_cache_but_caches_decrypt() {
+    let fake = FakeKms::start(vec![
+        gdk_ok(KEY),
+        gdk_ok(KEY),
+        decrypt_ok(KEY),
+        decrypt_ok(KEY),
+    ]);
+    let kms = fake.client();
+    let kr = KmsKeyring::strict(kms.clone(), Some(KEY.into()), vec![]).unwrap();
+    let c = cache(1 << 32);
+    let client = Client::new(Arc::new(kr)).with_cache(c.clone(), "fake-test");
+    // Each signed message has its own public key in the context, hence its own decrypt entry.
+    assert_eq!(run_messages(&client, &kms, 2), (2, 2));
+    let opts = EncryptOptions::default();
+    let again = pollster::block_on(client.encrypt(b"x", &opts));
+    assert!(
+        again.is_err(),
+        "the script is used up: a third GenerateDataKey would fail"
+    );
+    assert_eq!(c.stats().0.bypasses, 3);
 }
