@@ -86,6 +86,11 @@ def test_create_key_metadata_is_kms_shaped(devkms, kms):
     assert kms.create_key()["KeyMetadata"]["KeyUsage"] == "ENCRYPT_DECRYPT"
 
 
+def test_update_key_description(kms, key):
+    kms.update_key_description(KeyId=key["Arn"], Description="renamed")
+    assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["Description"] == "renamed"
+
+
 def test_unsupported_key_specs_are_refused(kms):
     with pytest.raises(ClientError) as e:
         kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")
@@ -414,25 +419,34 @@ def test_malformed_requests_get_kms_json_errors_not_html(devkms, key):
 
 def test_hostile_http_never_takes_the_server_down(devkms):
     import socket
+    # (payload, whether a JSON error reply must come back). Where the server stops reading early
+    # (an oversized header), the client may see a reset instead of the 431, which is fine.
     payloads = [
-        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + os.urandom(64),  # a TLS ClientHello
-        b"GET / HTTP/1.1\r\n" + b"X: " + b"a" * 100_000 + b"\r\n\r\n",
-        b"POST / HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n",
-        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFF\r\n",
-        b"POST / HTTP/1.1\r\nX-Amz-Target: TrentService.Decrypt\r\nContent-Length: 5\r\n\r\n\xff\xfe\x00{}",
-        os.urandom(2048),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + os.urandom(64), False),   # a TLS ClientHello
+        (b"GET / HTTP/1.1\r\nX: " + b"a" * 100_000 + b"\r\n\r\n", False),
+        (b"POST / HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n", True),
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFF\r\n", True),
+        (b"POST / HTTP/1.1\r\nX-Amz-Target: TrentService.Decrypt\r\nContent-Length: 5\r\n\r\n\xff\xfe\x00{}", True),
+        (b"GET / HTTP/9.9\r\n\r\n", True),
+        (os.urandom(2048), False),
     ]
-    for p in payloads:
+    for payload, must_reply in payloads:
+        reply = b""
         with socket.create_connection((devkms.host, devkms.port), timeout=10) as s:
             try:
-                s.sendall(p)
+                s.sendall(payload)
                 s.shutdown(socket.SHUT_WR)
-                reply = s.recv(65536)
-            except (ConnectionResetError, BrokenPipeError):
-                reply = b""
-        assert reply == b"" or reply.startswith(b"HTTP/1.1 4") or reply.startswith(b"HTTP/1.1 5"), reply[:80]
-        if reply:
+            except OSError:
+                pass
+            try:
+                while chunk := s.recv(65536):
+                    reply += chunk
+            except OSError:
+                pass
+        if must_reply or reply:
+            assert reply.split(b" ")[1][:1] in (b"4", b"5"), reply[:80]
             assert b"\r\n\r\n{\"__type\"" in reply, reply[:200]
+            assert b"text/html" not in reply
     st, _, body = raw(devkms, method="GET", path="/health")
     assert (st, json.loads(body)) == (200, {"status": "ok"})
     assert devkms.proc.poll() is None

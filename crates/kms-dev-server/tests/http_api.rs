@@ -267,3 +267,30 @@ fn bearer_mode_over_the_wire() {
     assert_eq!(entries[1]["error_type"], "AccessDeniedException");
     assert_eq!(entries[0]["auth"], "bearer");
 }
+
+#[test]
+fn connections_beyond_the_limit_get_a_json_503() {
+    let addr = start("limit", |c| c.max_connections = 1);
+    let mut held = TcpStream::connect(addr).unwrap();
+    held.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    held.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_reply(&mut held).status, 200); // the slot is now held by an idle keep-alive
+    let busy = send(addr, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(
+        (busy.status, busy.json()["__type"].as_str()),
+        (503, Some("LimitExceededException"))
+    );
+    drop(held);
+    // The slot is released when the held connection's thread ends.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = send(addr, b"GET /health HTTP/1.1\r\nConnection: close\r\n\r\n");
+        if r.status == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "slot never released");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
