@@ -187,3 +187,22 @@ def test_strict_session_credentials_without_token_are_access_denied(moto_strict,
     proc = run_cli("encrypt", "--in", plain, "--out", tmp_path / "ct", "--kms-key", key,
                    env=moto_strict.env(**creds), check=False)
     assert error_code(proc) == "KMS_ACCESS_DENIED"
+
+
+def test_loopback_endpoint_without_credentials_uses_dummy_sigv4(moto, tmp_path, plain):
+    # moto routes by the SigV4 credential scope, so even "no credentials" must send one.
+    key = moto.create_key()
+    env = {k: v for k, v in moto.env().items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    ct, _ = encrypt(moto, tmp_path, plain, key, env=env)
+    run_cli("decrypt", "--in", ct, "--out", tmp_path / "o", "--kms-key", key, env=env)
+    assert (tmp_path / "o").read_bytes() == PLAINTEXT
+
+
+def test_kms_endpoint_flag_overrides_the_environment(moto, tmp_path, plain):
+    key = moto.create_key()
+    env = {**moto.env(), "AWS_ENDPOINT_URL_KMS": "http://127.0.0.1:9"}  # nothing listens there
+    ct, _ = encrypt(moto, tmp_path, plain, key, env=env, extra=("--kms-endpoint", moto.url))
+    broken = run_cli("decrypt", "--in", ct, "--out", tmp_path / "o", "--kms-key", key, env=env, check=False)
+    assert error_code(broken) == "KMS_NETWORK"
+    run_cli("decrypt", "--in", ct, "--out", tmp_path / "o", "--kms-key", key, "--kms-endpoint", moto.url, env=env)
+    assert (tmp_path / "o").read_bytes() == PLAINTEXT
