@@ -296,6 +296,17 @@ def test_re_encrypt_moves_to_destination_key_and_context(kms, key):
     assert error_code(e) == "IncorrectKeyException"
 
 
+def test_dry_run_checks_everything_then_answers_412(kms, key):
+    with pytest.raises(ClientError) as e:
+        kms.generate_data_key(KeyId=key["KeyId"], NumberOfBytes=32, DryRun=True)
+    assert error_code(e) == "DryRunOperationException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+    kms.disable_key(KeyId=key["KeyId"])
+    with pytest.raises(ClientError) as e:
+        kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x", DryRun=True)
+    assert error_code(e) == "DisabledException"
+
+
 def test_generate_random(kms):
     r = kms.generate_random(NumberOfBytes=64)["Plaintext"]
     assert len(r) == 64 and r != kms.generate_random(NumberOfBytes=64)["Plaintext"]
