@@ -563,6 +563,16 @@ def test_sigv4_verification_with_right_and_wrong_secret(devkms_factory):
                      "AccessDeniedException")
 
 
+def test_sigv4_with_session_token_requires_that_token(devkms_factory):
+    server = devkms_factory("--access-key", "ASIATEMP:temp-secret:the-session-token")
+    ok = server.client(access_key="ASIATEMP", secret_key="temp-secret", session_token="the-session-token")
+    assert ok.list_keys()["Keys"] == []
+    for token in (None, "another-token"):
+        with pytest.raises(ClientError) as e:
+            server.client(access_key="ASIATEMP", secret_key="temp-secret", session_token=token).list_keys()
+        assert error_code(e) == "UnrecognizedClientException", token
+
+
 def test_lenient_mode_records_the_claimed_access_key(devkms):
     devkms.client(access_key="AKIDCLAIMED").list_keys()
     entries = json.loads(raw(devkms, method="GET", path="/audit?limit=1")[2])
