@@ -31,7 +31,10 @@ impl std::fmt::Debug for EncryptedDataKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EncryptedDataKey")
             .field("provider_id", &self.provider_id)
-            .field("provider_info", &String::from_utf8_lossy(&self.provider_info))
+            .field(
+                "provider_info",
+                &String::from_utf8_lossy(&self.provider_info),
+            )
             .field("ciphertext_len", &self.ciphertext.len())
             .finish()
     }
@@ -110,7 +113,9 @@ impl HeaderBody {
         let edk_count = u16::try_from(self.encrypted_data_keys.len())
             .map_err(|_| Error::invalid("more than 65535 encrypted data keys"))?;
         if edk_count == 0 {
-            return Err(Error::invalid("a message needs at least one encrypted data key"));
+            return Err(Error::invalid(
+                "a message needs at least one encrypted data key",
+            ));
         }
         let mut out = Vec::with_capacity(64 + ctx.len());
         let version = suite.message_version();
@@ -198,10 +203,11 @@ fn parse_inner(buf: &[u8], limits: &Limits) -> std::result::Result<ParsedHeader,
     let mut r = Reader::new(buf);
     let version = r.u8()?;
     if version != 1 && version != 2 {
-        return Err(base64_hint(buf).unwrap_or_else(|| {
-            Error::malformed(format!("unknown message format version 0x{version:02x}"))
-        })
-        .into());
+        return Err(base64_hint(buf)
+            .unwrap_or_else(|| {
+                Error::malformed(format!("unknown message format version 0x{version:02x}"))
+            })
+            .into());
     }
     if version == 1 {
         let ty = r.u8()?;
@@ -217,15 +223,16 @@ fn parse_inner(buf: &[u8], limits: &Limits) -> std::result::Result<ParsedHeader,
         .into());
     }
     let message_id = r.take(suite.message_id_len())?.to_vec();
-    let ctx_bytes = r.u16_prefixed()?;
-    if ctx_bytes.len() > limits.max_context_size {
+    // Checked from the length field alone, before waiting for (or reading) the bytes.
+    let ctx_len = usize::from(r.u16()?);
+    if ctx_len > limits.max_context_size {
         return Err(Error::LimitExceeded(format!(
-            "encryption context is {} bytes; the limit is {}",
-            ctx_bytes.len(),
+            "encryption context is {ctx_len} bytes; the limit is {}",
             limits.max_context_size
         ))
         .into());
     }
+    let ctx_bytes = r.take(ctx_len)?;
     let context = EncryptionContext::parse(ctx_bytes)?;
     let edk_count = r.u16()?;
     if edk_count == 0 {
@@ -302,6 +309,15 @@ fn parse_inner(buf: &[u8], limits: &Limits) -> std::result::Result<ParsedHeader,
         header_iv = r.array()?;
     }
     let header_tag = r.array()?;
+    // The whole header, not only up to its EDKs: a complete header must obey the same limit
+    // as one that arrives in pieces (the NeedMore path in `parse_header`).
+    if r.position() > limits.max_header_size {
+        return Err(Error::LimitExceeded(format!(
+            "header is larger than the {}-byte limit",
+            limits.max_header_size
+        ))
+        .into());
+    }
     let raw = buf[..r.position()].to_vec();
     Ok(ParsedHeader {
         body: HeaderBody {
@@ -418,7 +434,11 @@ mod tests {
     #[test]
     fn base64_input_is_named() {
         let err = parse_header(b"AgV4abcdef", &Limits::default()).err();
-        assert!(err.map(|e| e.to_string()).unwrap_or_default().contains("Base64"));
+        assert!(
+            err.map(|e| e.to_string())
+                .unwrap_or_default()
+                .contains("Base64")
+        );
     }
 
     #[test]
