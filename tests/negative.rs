@@ -1490,3 +1490,159 @@ fn raw_aes_key_name_is_matched_exactly_not_by_prefix() {
     let one = own_client();
     assert_eq!(one_shot(&one, &ct, &EncryptionContext::new()), Err(NO_KEY));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Near misses that must NOT be refused (esdk-format.md §6: both compositions of an exact
+// multiple occur in practice; the JS browser SDK writes N-1 regular frames and a full final
+// frame).
+
+/// A message written by hand: the header from a deterministic `Encryptor`, then the given
+/// frames (plaintext lengths; the last one is the final frame), then the footer if signed.
+fn handmade(suite: AlgorithmSuite, frame_length: u32, frames: &[usize]) -> (Vec<u8>, Vec<u8>) {
+    use kms_envelope::crypto::{DataKey, SignatureHasher, SigningKey, derive_keys, seal};
+    use kms_envelope::format::body::{self, BodyKind};
+    use kms_envelope::stream::{EncryptParams, Encryptor};
+
+    let data_key = [0x5C; 32];
+    let message_id: Vec<u8> = (0..suite.message_id_len() as u8).collect();
+    let sk = suite
+        .signature()
+        .map(|_| SigningKey::from_bytes(&[0x21; 48]).unwrap());
+    let mut context = EncryptionContext::new();
+    if let Some(sk) = &sk {
+        context.insert("aws-crypto-public-key", sk.public_key_base64());
+    }
+    let mut enc = Encryptor::new(EncryptParams {
+        suite,
+        context,
+        required_keys: Default::default(),
+        data_key: DataKey::from_bytes(data_key.to_vec()),
+        encrypted_data_keys: vec![kms_envelope::EncryptedDataKey {
+            provider_id: "handmade".into(),
+            provider_info: b"k".to_vec(),
+            ciphertext: vec![0; 48],
+        }],
+        signing_key: suite
+            .signature()
+            .map(|_| SigningKey::from_bytes(&[0x21; 48]).unwrap()),
+        frame_length,
+        message_id: Some(message_id.clone()),
+    })
+    .unwrap();
+    let mut out = enc.take_output();
+    let keys = derive_keys(suite, &DataKey::from_bytes(data_key.to_vec()), &message_id).unwrap();
+    let mut pt = Vec::new();
+    for (i, &len) in frames.iter().enumerate() {
+        let seq = i as u32 + 1;
+        let is_final = i + 1 == frames.len();
+        let kind = if is_final {
+            BodyKind::FinalFrame
+        } else {
+            BodyKind::Frame
+        };
+        let plain = plaintext(pt.len() + len)[pt.len()..].to_vec();
+        let mut ct = plain.clone();
+        let iv = body::frame_iv(seq);
+        let aad = body::body_aad(&message_id, kind, seq, len as u64);
+        let tag = seal(&keys.key, &iv, &aad, &mut ct).unwrap();
+        // Written by hand (esdk-format.md §6): [FF FF FF FF] seq IV [u32 len] ciphertext tag.
+        if is_final {
+            out.extend_from_slice(&[0xFF; 4]);
+        }
+        out.extend_from_slice(&seq.to_be_bytes());
+        out.extend_from_slice(&iv);
+        if is_final {
+            out.extend_from_slice(&(len as u32).to_be_bytes());
+        }
+        out.extend_from_slice(&ct);
+        out.extend_from_slice(&tag);
+        pt.extend_from_slice(&plain);
+    }
+    if let (Some(alg), Some(sk)) = (suite.signature(), sk) {
+        let mut h = SignatureHasher::new(alg);
+        h.update(&out);
+        let sig = sk.sign_digest(&h.finalize()).unwrap();
+        out.extend_from_slice(&(sig.len() as u16).to_be_bytes());
+        out.extend_from_slice(&sig);
+    }
+    (out, pt)
+}
+
+/// What the encryptor writes for `pt` with the same parameters as `handmade`.
+fn encryptor_output(suite: AlgorithmSuite, pt: &[u8]) -> Vec<u8> {
+    use kms_envelope::crypto::{DataKey, SigningKey};
+    use kms_envelope::stream::{EncryptParams, Encryptor};
+    let mut context = EncryptionContext::new();
+    let sk = suite
+        .signature()
+        .map(|_| SigningKey::from_bytes(&[0x21; 48]).unwrap());
+    if let Some(sk) = &sk {
+        context.insert("aws-crypto-public-key", sk.public_key_base64());
+    }
+    let mut enc = Encryptor::new(EncryptParams {
+        suite,
+        context,
+        required_keys: Default::default(),
+        data_key: DataKey::from_bytes(vec![0x5C; 32]),
+        encrypted_data_keys: vec![kms_envelope::EncryptedDataKey {
+            provider_id: "handmade".into(),
+            provider_info: b"k".to_vec(),
+            ciphertext: vec![0; 48],
+        }],
+        signing_key: sk,
+        frame_length: 16,
+        message_id: Some((0..suite.message_id_len() as u8).collect()),
+    })
+    .unwrap();
+    enc.push(pt).unwrap();
+    enc.finish().unwrap();
+    enc.take_output()
+}
+
+fn decrypt_handmade(ct: &[u8], chunk: usize) -> Result<Vec<u8>, &'static str> {
+    use kms_envelope::crypto::DataKey;
+    use kms_envelope::stream::{DecryptParams, DecryptState, Decryptor};
+    let mut dec = Decryptor::new(DecryptParams::default());
+    let mut out = Vec::new();
+    for piece in ct.chunks(chunk) {
+        dec.push(piece).map_err(|e| e.code())?;
+        if dec.state() == DecryptState::NeedDataKey {
+            dec.provide_data_key(&DataKey::from_bytes(vec![0x5C; 32]))
+                .map_err(|e| e.code())?;
+        }
+        out.extend_from_slice(&dec.take_output());
+    }
+    dec.finish().map_err(|e| e.code())?;
+    out.extend_from_slice(&dec.take_output());
+    Ok(out)
+}
+
+#[test]
+fn full_length_final_frame_is_accepted() {
+    for suite in BOTH {
+        for frames in [
+            &[16usize, 16][..],
+            &[16],
+            &[16, 16, 16],
+            &[16, 0],
+            &[0],
+            &[16, 5],
+        ] {
+            let (ct, pt) = handmade(suite, 16, frames);
+            for chunk in [1, 7, ct.len()] {
+                assert_eq!(
+                    decrypt_handmade(&ct, chunk),
+                    Ok(pt.clone()),
+                    "{suite} {frames:?}"
+                );
+            }
+        }
+        // The hand-made writer is faithful: with the encryptor's own composition it produces
+        // the encryptor's bytes (so the acceptance above is about the composition only).
+        let (ct, pt) = handmade(suite, 16, &[16, 16, 0]);
+        assert_eq!(ct, encryptor_output(suite, &pt));
+        // And a final frame one byte longer than the frame length is refused.
+        let (ct, _) = handmade(suite, 16, &[16, 17]);
+        assert_eq!(decrypt_handmade(&ct, 1), Err(MALFORMED));
+    }
+}
