@@ -1469,3 +1469,91 @@ fn inspect_refuses_what_is_not_a_header() {
         assert!(out.stdout.is_empty(), "{what}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// What the CLI writes, the CLI reads.
+
+/// Encrypt with `--frame-length fl`; `None` if encrypt refuses it up front (fine, with a clear
+/// code and nothing written).
+fn encrypt_with_frame_length(t: &Setup, fl: &str) -> Option<PathBuf> {
+    let ct = t.dir.path(&format!("ct-{fl}.bin"));
+    let raw = t.raw1();
+    let enc = run(
+        &[
+            "encrypt",
+            "--in",
+            s(&t.input),
+            "--out",
+            s(&ct),
+            "--raw-aes",
+            &raw,
+            "--frame-length",
+            fl,
+        ],
+        None,
+    );
+    if enc.status.success() {
+        return Some(ct);
+    }
+    assert!(
+        check_failure(&enc, "INVALID_ARGUMENT").is_ok()
+            || check_failure(&enc, "LIMIT_EXCEEDED").is_ok(),
+        "{fl}: {}",
+        String::from_utf8_lossy(&enc.stderr)
+    );
+    assert!(!ct.exists());
+    None
+}
+
+// Decrypt bounds memory by refusing frame lengths over 2^26 by default. A frame length that
+// encrypt accepts must then either be refused by encrypt up front, or decrypt (and inspect,
+// which decrypts nothing) must accept the message it produced.
+const LARGE_FRAME_LENGTHS: [&str; 3] = ["67108864", "67108865", "2147483647"];
+
+#[test]
+fn inspect_accepts_every_header_encrypt_writes() {
+    let t = Setup::new("big-frames-inspect");
+    for fl in LARGE_FRAME_LENGTHS {
+        let Some(ct) = encrypt_with_frame_length(&t, fl) else {
+            continue;
+        };
+        let h = run(&["inspect", "--in", s(&ct)], None);
+        assert!(
+            h.status.success(),
+            "frame length {fl}: inspect refuses a header encrypt wrote: {}",
+            String::from_utf8_lossy(&h.stderr)
+        );
+        let h: serde_json::Value = serde_json::from_slice(&h.stdout).unwrap();
+        assert_eq!(h["frame_length"].to_string(), fl);
+    }
+}
+
+#[test]
+fn decrypt_accepts_every_message_encrypt_writes() {
+    let t = Setup::new("big-frames-decrypt");
+    let raw = t.raw1();
+    for fl in LARGE_FRAME_LENGTHS {
+        let Some(ct) = encrypt_with_frame_length(&t, fl) else {
+            continue;
+        };
+        let out = t.dir.path("back.txt");
+        let dec = run(
+            &[
+                "decrypt",
+                "--in",
+                s(&ct),
+                "--out",
+                s(&out),
+                "--raw-aes",
+                &raw,
+            ],
+            None,
+        );
+        assert!(
+            dec.status.success(),
+            "frame length {fl}: encrypt accepted it but decrypt refuses its own output: {}",
+            String::from_utf8_lossy(&dec.stderr)
+        );
+        assert_eq!(std::fs::read(&out).unwrap(), t.pt);
+    }
+}
