@@ -1268,7 +1268,6 @@ fn trailing_garbage_is_refused() {
     cases.extend(official_cases());
     cases.extend(nonframed_cases());
     for case in &cases {
-        let total = case.ct.len();
         for extra in [&[0u8][..], &[0xFF; 7], &case.ct[..], &case.ct[..4]] {
             let mut bad = case.ct.clone();
             bad.extend_from_slice(extra);
@@ -1295,7 +1294,6 @@ fn trailing_garbage_is_refused() {
             "{} after failure",
             case.name
         );
-        let _ = total;
     }
 }
 
