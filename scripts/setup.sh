@@ -43,8 +43,27 @@ ensure_wasm_bindgen() {
   if ! command -v wasm-bindgen >/dev/null 2>&1 \
     || [ "$(wasm-bindgen --version | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
     log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
-    cargo install --locked -q wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+    cargo install -q wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
   fi
+}
+
+ensure_wasm_pack() {
+  command -v wasm-pack >/dev/null 2>&1 || { log "installing wasm-pack"; cargo install -q wasm-pack; }
+}
+
+# npm's binaryen (a wasm build of wasm-opt that understands wasm-bindgen 0.2.130 output).
+TOOLS_DIR="$ROOT/tools"
+ensure_node_tools() {
+  local stamp="$TOOLS_DIR/node_modules/.package-lock.json"
+  if [ ! -f "$stamp" ] || [ "$TOOLS_DIR/package.json" -nt "$stamp" ]; then
+    log "installing node tools (tools/package.json)"
+    (cd "$TOOLS_DIR" && npm install --silent --no-audit --no-fund >/dev/null)
+  fi
+}
+ensure_binaryen() {
+  ensure_node_tools
+  BINARYEN_WASM_OPT="$TOOLS_DIR/node_modules/.bin/wasm-opt"
+  export BINARYEN_WASM_OPT
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

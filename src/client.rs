@@ -8,7 +8,9 @@ use crate::cache::{self, CachedMaterials, Lookup, MaterialsCache};
 use crate::crypto::SigningKey;
 use crate::error::{Error, Result};
 use crate::format::context::PUBLIC_KEY_FIELD;
-use crate::format::{DEFAULT_FRAME_LENGTH, EncryptionContext, Limits, MAX_FRAME_LENGTH, ParsedHeader};
+use crate::format::{
+    DEFAULT_FRAME_LENGTH, EncryptionContext, Limits, MAX_FRAME_LENGTH, ParsedHeader,
+};
 use crate::keyring::{EncryptionMaterials, Keyring};
 use crate::stream::{DecryptParams, DecryptState, Decryptor, EncryptParams, Encryptor};
 use crate::suite::{AlgorithmSuite, CommitmentPolicy};
@@ -368,10 +370,7 @@ impl Client {
         dec.push(ciphertext)?;
         self.unlock(&mut dec).await?;
         dec.finish()?;
-        let header = dec
-            .header()
-            .cloned()
-            .ok_or(Error::Truncated)?;
+        let header = dec.header().cloned().ok_or(Error::Truncated)?;
         let context = dec.context().cloned().ok_or(Error::Truncated)?;
         Ok(Decrypted {
             plaintext: dec.take_output(),

@@ -166,7 +166,10 @@ mod tests {
 
     #[test]
     fn attempts_with_one_code_collapse_to_that_error() {
-        let e = Error::from_attempts(vec![Error::AuthenticationFailed, Error::AuthenticationFailed]);
+        let e = Error::from_attempts(vec![
+            Error::AuthenticationFailed,
+            Error::AuthenticationFailed,
+        ]);
         assert_eq!(e.code(), "AUTHENTICATION_FAILED");
         let e = Error::from_attempts(vec![Error::AuthenticationFailed, Error::Truncated]);
         assert_eq!(e.code(), "NO_DECRYPTABLE_KEY");

@@ -128,14 +128,20 @@ impl AlgorithmSuite {
     /// `UNSUPPORTED_SUITE` or `INVALID_ARGUMENT`.
     pub fn parse(s: &str) -> Result<Self> {
         let t = s.trim();
-        if let Some(found) = Self::ALL.into_iter().find(|x| x.name().eq_ignore_ascii_case(t)) {
+        if let Some(found) = Self::ALL
+            .into_iter()
+            .find(|x| x.name().eq_ignore_ascii_case(t))
+        {
             return Ok(found);
         }
-        let hex = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
-        if hex.len() == 4 {
-            if let Ok(id) = u16::from_str_radix(hex, 16) {
-                return Self::from_id(id);
-            }
+        let hex = t
+            .strip_prefix("0x")
+            .or_else(|| t.strip_prefix("0X"))
+            .unwrap_or(t);
+        if hex.len() == 4
+            && let Ok(id) = u16::from_str_radix(hex, 16)
+        {
+            return Self::from_id(id);
         }
         match t.parse::<u16>() {
             Ok(id) => Self::from_id(id),
@@ -290,7 +296,10 @@ mod tests {
         for s in AlgorithmSuite::ALL {
             assert_eq!(AlgorithmSuite::from_id(s.id()).ok(), Some(s));
             assert_eq!(AlgorithmSuite::parse(s.name()).ok(), Some(s));
-            assert_eq!(AlgorithmSuite::parse(&format!("{:04x}", s.id())).ok(), Some(s));
+            assert_eq!(
+                AlgorithmSuite::parse(&format!("{:04x}", s.id())).ok(),
+                Some(s)
+            );
         }
         for foreign in [0x0000, 0x0070, 0x0074, 0x6700, 0x6701, 0x0578 + 1] {
             assert_eq!(
@@ -312,11 +321,22 @@ mod tests {
     fn policy_refuses_what_it_forbids() {
         use CommitmentPolicy as P;
         let legacy = AlgorithmSuite::Aes256GcmHkdfSha384EcdsaP384;
-        assert!(P::RequireEncryptRequireDecrypt.check_decrypt(legacy).is_err());
+        assert!(
+            P::RequireEncryptRequireDecrypt
+                .check_decrypt(legacy)
+                .is_err()
+        );
         assert!(P::RequireEncryptAllowDecrypt.check_decrypt(legacy).is_ok());
         assert!(P::RequireEncryptAllowDecrypt.check_encrypt(legacy).is_err());
-        assert!(P::ForbidEncryptAllowDecrypt.check_encrypt(AlgorithmSuite::DEFAULT).is_err());
+        assert!(
+            P::ForbidEncryptAllowDecrypt
+                .check_encrypt(AlgorithmSuite::DEFAULT)
+                .is_err()
+        );
         assert!(P::ForbidEncryptAllowDecrypt.check_encrypt(legacy).is_ok());
-        assert_eq!(P::parse("forbid-allow").ok(), Some(P::ForbidEncryptAllowDecrypt));
+        assert_eq!(
+            P::parse("forbid-allow").ok(),
+            Some(P::ForbidEncryptAllowDecrypt)
+        );
     }
 }

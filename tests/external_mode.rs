@@ -10,7 +10,9 @@ use kms_envelope::stream::{EncryptParams, Encryptor};
 use kms_envelope::{AlgorithmSuite, EncryptedDataKey, EncryptionContext};
 
 fn params(suite: AlgorithmSuite, frame_length: u32) -> EncryptParams {
-    let signing_key = suite.signature().map(|_| SigningKey::from_bytes(&[3u8; 48]).unwrap());
+    let signing_key = suite
+        .signature()
+        .map(|_| SigningKey::from_bytes(&[3u8; 48]).unwrap());
     let mut context: EncryptionContext = [("purpose", "external")].into_iter().collect();
     if let Some(sk) = &signing_key {
         context.insert("aws-crypto-public-key", sk.public_key_base64());
@@ -40,11 +42,14 @@ fn internal(suite: AlgorithmSuite, frame_length: u32, pt: &[u8]) -> Vec<u8> {
 
 /// A driver that seals outside the engine, as the wasm layer does with WebCrypto.
 fn external(suite: AlgorithmSuite, frame_length: u32, pt: &[u8], chunk: usize) -> Vec<u8> {
-    let (mut e, key) = Encryptor::new(params(suite, frame_length)).unwrap().into_external().unwrap();
+    let (mut e, key) = Encryptor::new(params(suite, frame_length))
+        .unwrap()
+        .into_external()
+        .unwrap();
     let key = AesGcmKey::new(&key).unwrap();
     let mut out = e.take_output();
     let mut pending: Vec<u8> = Vec::new();
-    let mut run = |e: &mut Encryptor, pending: &mut Vec<u8>, out: &mut Vec<u8>| {
+    let run = |e: &mut Encryptor, pending: &mut Vec<u8>, out: &mut Vec<u8>| {
         for job in e.take_jobs() {
             let mut buf: Vec<u8> = pending.drain(..job.len).collect();
             let tag = seal(&key, &job.iv, &job.aad, &mut buf).unwrap();
@@ -73,7 +78,10 @@ fn external_sealing_is_byte_identical() {
     ] {
         for (len, frame, chunk) in [(0, 16, 1), (64, 16, 7), (100, 16, 100), (1000, 33, 64)] {
             let pt: Vec<u8> = (0..len).map(|i| i as u8).collect();
-            assert_eq!(internal(suite, frame, &pt), external(suite, frame, &pt, chunk.max(1)));
+            assert_eq!(
+                internal(suite, frame, &pt),
+                external(suite, frame, &pt, chunk.max(1))
+            );
         }
     }
 }
@@ -109,7 +117,11 @@ fn external_opening_releases_the_same_plaintext_and_withholds_the_signed_final_f
                     failed = Some(e);
                     break;
                 }
-                if job.withhold { held.extend(buf) } else { released.extend(buf) }
+                if job.withhold {
+                    held.extend(buf)
+                } else {
+                    released.extend(buf)
+                }
             }
             if failed.is_some() {
                 break;
@@ -123,7 +135,10 @@ fn external_opening_releases_the_same_plaintext_and_withholds_the_signed_final_f
             }
             Some(_) => {
                 assert_eq!(failed.map(|e| e.code()), Some("AUTHENTICATION_FAILED"));
-                assert!(released.len() < pt.len(), "no plaintext past the tampered frame");
+                assert!(
+                    released.len() < pt.len(),
+                    "no plaintext past the tampered frame"
+                );
             }
         }
     }

@@ -90,19 +90,33 @@ fn official_offline_vectors_decrypt_to_their_plaintext() {
         match pollster::block_on(client.decrypt(&ciphertext, &reproduced)) {
             Ok(d) if d.plaintext == expected => {
                 passed += 1;
-                *by_type.entry(desc["type"].as_str().unwrap().to_owned()).or_default() += 1;
+                *by_type
+                    .entry(desc["type"].as_str().unwrap().to_owned())
+                    .or_default() += 1;
                 // The same message, streamed one byte at a time, gives the same bytes.
                 if passed % 7 == 0 {
-                    assert_eq!(common::stream_decrypt(&client, &ciphertext, &reproduced, 1), expected);
+                    assert_eq!(
+                        common::stream_decrypt(&client, &ciphertext, &reproduced, 1),
+                        expected
+                    );
                 }
             }
             Ok(_) => failures.push(format!("{id}: wrong plaintext")),
-            Err(e) => failures.push(format!("{id} ({}): {} {e}", s["algorithmSuiteId"], e.code())),
+            Err(e) => failures.push(format!(
+                "{id} ({}): {} {e}",
+                s["algorithmSuiteId"],
+                e.code()
+            )),
         }
     }
-    println!("official vectors: {passed} passed, {skipped_rsa} skipped (raw RSA); by type {by_type:?}");
+    println!(
+        "official vectors: {passed} passed, {skipped_rsa} skipped (raw RSA); by type {by_type:?}"
+    );
     assert!(failures.is_empty(), "{failures:#?}");
-    assert_eq!(passed, 48, "expected 14 raw AES + 8 multi + 26 required-context vectors");
+    assert_eq!(
+        passed, 48,
+        "expected 14 raw AES + 8 multi + 26 required-context vectors"
+    );
 }
 
 #[test]
@@ -112,10 +126,17 @@ fn python_non_framed_vectors_decrypt() {
         .decode("AAECAwQFBgcICRAREhMUFRYXGBkgISIjJCUmJygpMDE=")
         .unwrap();
     let ring = Arc::new(RawAesKeyring::new("aws-raw-vectors-persistant", "aes-256", &key).unwrap());
-    let client = Client::new(ring).with_commitment_policy(CommitmentPolicy::RequireEncryptAllowDecrypt);
+    let client =
+        Client::new(ring).with_commitment_policy(CommitmentPolicy::RequireEncryptAllowDecrypt);
     for (ct, pt) in [
-        ("v1_nonframed_aes256_0178.bin", "v1_nonframed_plaintext_small.bin"),
-        ("v2_nonframed_aes256_0478.bin", "v2_nonframed_plaintext_small.bin"),
+        (
+            "v1_nonframed_aes256_0178.bin",
+            "v1_nonframed_plaintext_small.bin",
+        ),
+        (
+            "v2_nonframed_aes256_0478.bin",
+            "v2_nonframed_plaintext_small.bin",
+        ),
     ] {
         let ciphertext = std::fs::read(dir.join(ct)).unwrap();
         let expected = std::fs::read(dir.join(pt)).unwrap();
@@ -138,6 +159,7 @@ fn legacy_vectors_are_refused_under_the_default_policy() {
     let ring = Arc::new(RawAesKeyring::new("aws-raw-vectors-persistant", "aes-256", &key).unwrap());
     let client = Client::new(ring);
     let ciphertext = std::fs::read(dir.join("v1_nonframed_aes256_0178.bin")).unwrap();
-    let err = pollster::block_on(client.decrypt(&ciphertext, &EncryptionContext::new())).unwrap_err();
+    let err =
+        pollster::block_on(client.decrypt(&ciphertext, &EncryptionContext::new())).unwrap_err();
     assert_eq!(err.code(), "COMMITMENT_POLICY");
 }

@@ -104,7 +104,9 @@ mod tests {
             bad[0] ^= 1;
             let mut copy = buf;
             assert_eq!(
-                open(&key, &[1; 12], b"aad", &mut copy, &bad).err().map(|e| e.code()),
+                open(&key, &[1; 12], b"aad", &mut copy, &bad)
+                    .err()
+                    .map(|e| e.code()),
                 Some("AUTHENTICATION_FAILED")
             );
             let mut copy = buf;

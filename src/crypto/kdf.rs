@@ -76,7 +76,8 @@ pub fn derive_keys(
             hk.expand_multi_info(&[&id, DERIVE_KEY_LABEL], &mut okm)
                 .map_err(bad)?;
             let mut ck = Zeroizing::new([0u8; 32]);
-            hk.expand(COMMIT_KEY_LABEL, ck.as_mut_slice()).map_err(bad)?;
+            hk.expand(COMMIT_KEY_LABEL, ck.as_mut_slice())
+                .map_err(bad)?;
             commit_key = Some(ck);
         }
     }
@@ -127,7 +128,11 @@ mod tests {
 
     #[test]
     fn wrong_data_key_length_is_refused() {
-        let err = derive_keys(AlgorithmSuite::DEFAULT, &DataKey::from_bytes(vec![0; 16]), &[0; 32]);
+        let err = derive_keys(
+            AlgorithmSuite::DEFAULT,
+            &DataKey::from_bytes(vec![0; 16]),
+            &[0; 32],
+        );
         assert_eq!(err.err().map(|e| e.code()), Some("INVALID_ARGUMENT"));
     }
 }

@@ -180,8 +180,12 @@ mod tests {
         // The same signature with s replaced by n - s must still verify.
         let sig = p384::ecdsa::Signature::from_der(&der).unwrap_or_else(|e| panic!("{e}"));
         let (r, s) = sig.split_scalars();
-        let flipped = p384::ecdsa::Signature::from_scalars(r, -*s).unwrap_or_else(|e| panic!("{e}"));
-        assert!(vk.verify_digest(&digest, flipped.to_der().as_bytes()).is_ok());
+        let flipped =
+            p384::ecdsa::Signature::from_scalars(r, -*s).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            vk.verify_digest(&digest, flipped.to_der().as_bytes())
+                .is_ok()
+        );
 
         let mut other = digest.clone();
         other[0] ^= 1;

@@ -169,7 +169,9 @@ pub fn parse_single_block_prefix(buf: &[u8]) -> Result<Progress<SingleBlockPrefi
         _ => return Ok(Progress::NeedMore(SINGLE_BLOCK_PREFIX_LEN - buf.len())),
     };
     if content_len > MAX_GCM_PLAINTEXT {
-        return Err(Error::malformed("non-framed content is longer than GCM allows"));
+        return Err(Error::malformed(
+            "non-framed content is longer than GCM allows",
+        ));
     }
     Ok(Progress::Done {
         value: SingleBlockPrefix { iv, content_len },
@@ -218,14 +220,24 @@ mod tests {
         write_final_frame_prefix(&mut out, 2, &frame_iv(2), 3);
         out.extend_from_slice(&[7; 3]);
         out.extend_from_slice(&[8; 16]);
-        let Ok(Progress::Done { value: f1, consumed }) = parse_frame(&out, 4) else {
+        let Ok(Progress::Done {
+            value: f1,
+            consumed,
+        }) = parse_frame(&out, 4)
+        else {
             panic!("first frame")
         };
-        assert_eq!((f1.seq, f1.is_final, f1.ciphertext), (1, false, &[5u8; 4][..]));
+        assert_eq!(
+            (f1.seq, f1.is_final, f1.ciphertext),
+            (1, false, &[5u8; 4][..])
+        );
         let Ok(Progress::Done { value: f2, .. }) = parse_frame(&out[consumed..], 4) else {
             panic!("final frame")
         };
-        assert_eq!((f2.seq, f2.is_final, f2.ciphertext), (2, true, &[7u8; 3][..]));
+        assert_eq!(
+            (f2.seq, f2.is_final, f2.ciphertext),
+            (2, true, &[7u8; 3][..])
+        );
         assert_eq!(f2.iv, frame_iv(2));
     }
 

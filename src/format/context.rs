@@ -94,7 +94,9 @@ impl EncryptionContext {
             return Ok(0);
         }
         if self.0.len() > usize::from(u16::MAX) {
-            return Err(Error::invalid("encryption context has more than 65535 pairs"));
+            return Err(Error::invalid(
+                "encryption context has more than 65535 pairs",
+            ));
         }
         let mut total = 2usize;
         for (k, v) in &self.0 {
@@ -147,12 +149,16 @@ impl EncryptionContext {
             return Ok(Self(map));
         }
         let mut r = Reader::new(aad);
-        let count = r.u16().map_err(|_| Error::malformed("encryption context too short"))?;
+        let count = r
+            .u16()
+            .map_err(|_| Error::malformed("encryption context too short"))?;
         if count == 0 {
             if r.remaining() == 0 {
                 return Ok(Self(map)); // legacy empty encoding 00 02 00 00
             }
-            return Err(Error::malformed("encryption context has 0 pairs but more bytes"));
+            return Err(Error::malformed(
+                "encryption context has 0 pairs but more bytes",
+            ));
         }
         for _ in 0..count {
             let key = read_str(&mut r)?;
@@ -180,7 +186,11 @@ fn read_str(r: &mut Reader<'_>) -> Result<String> {
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for EncryptionContext {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Self(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        Self(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 }
 
@@ -190,8 +200,9 @@ mod tests {
 
     #[test]
     fn serializes_in_utf8_byte_order_not_locale_order() {
-        let ec: EncryptionContext =
-            [("a", "1"), ("B", "2"), ("_x", "3"), ("Z", "4"), ("é", "5")].into_iter().collect();
+        let ec: EncryptionContext = [("a", "1"), ("B", "2"), ("_x", "3"), ("Z", "4"), ("é", "5")]
+            .into_iter()
+            .collect();
         let keys: Vec<&str> = ec.iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["B", "Z", "_x", "a", "é"]);
         let bytes = ec.serialize().unwrap_or_default();
@@ -201,8 +212,16 @@ mod tests {
 
     #[test]
     fn empty_and_legacy_empty_parse_to_empty() {
-        assert!(EncryptionContext::parse(&[]).map(|c| c.is_empty()).unwrap_or(false));
-        assert!(EncryptionContext::parse(&[0, 0]).map(|c| c.is_empty()).unwrap_or(false));
+        assert!(
+            EncryptionContext::parse(&[])
+                .map(|c| c.is_empty())
+                .unwrap_or(false)
+        );
+        assert!(
+            EncryptionContext::parse(&[0, 0])
+                .map(|c| c.is_empty())
+                .unwrap_or(false)
+        );
         assert_eq!(EncryptionContext::new().serialize().ok(), Some(vec![]));
     }
 
@@ -226,7 +245,10 @@ mod tests {
     #[test]
     fn reserved_prefix_is_refused_from_callers() {
         let ec: EncryptionContext = [("aws-crypto-anything", "v")].into_iter().collect();
-        assert_eq!(ec.validate_caller().err().map(|e| e.code()), Some("INVALID_ARGUMENT"));
+        assert_eq!(
+            ec.validate_caller().err().map(|e| e.code()),
+            Some("INVALID_ARGUMENT")
+        );
     }
 
     #[test]

@@ -29,9 +29,14 @@ impl MultiKeyring {
     ///
     /// # Errors
     /// `INVALID_ARGUMENT` when there is neither a generator nor a child.
-    pub fn new(generator: Option<Arc<dyn Keyring>>, children: Vec<Arc<dyn Keyring>>) -> Result<Self> {
+    pub fn new(
+        generator: Option<Arc<dyn Keyring>>,
+        children: Vec<Arc<dyn Keyring>>,
+    ) -> Result<Self> {
         if generator.is_none() && children.is_empty() {
-            return Err(Error::invalid("a multi-keyring needs a generator or children"));
+            return Err(Error::invalid(
+                "a multi-keyring needs a generator or children",
+            ));
         }
         Ok(MultiKeyring {
             generator,

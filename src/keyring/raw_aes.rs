@@ -39,7 +39,9 @@ impl RawAesKeyring {
     /// reserved for KMS keyrings (`aws-kms…`, SPEC keyring-interface.md).
     pub fn new(namespace: &str, name: &str, wrapping_key: &[u8]) -> Result<Self> {
         if namespace.is_empty() || name.is_empty() {
-            return Err(Error::invalid("raw AES keyring needs a key namespace and a key name"));
+            return Err(Error::invalid(
+                "raw AES keyring needs a key namespace and a key name",
+            ));
         }
         if namespace.starts_with("aws-kms") {
             return Err(Error::invalid(
@@ -107,7 +109,9 @@ impl RawAesKeyring {
         let tag_bits = u32::from_be_bytes([*t0, *t1, *t2, *t3]);
         let iv_len = u32::from_be_bytes([*l0, *l1, *l2, *l3]);
         if tag_bits != TAG_BITS || iv_len as usize != IV_LEN || iv.len() != IV_LEN {
-            return Err(Error::malformed("raw AES provider info has an unexpected layout"));
+            return Err(Error::malformed(
+                "raw AES provider info has an unexpected layout",
+            ));
         }
         let key_len = materials.suite.key_len();
         if edk.ciphertext.len() != key_len + TAG_LEN {

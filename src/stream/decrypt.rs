@@ -142,7 +142,9 @@ impl Decryptor {
     /// `INVALID_ARGUMENT` once the data key was provided.
     pub fn set_external(&mut self) -> Result<()> {
         if !matches!(self.stage, Stage::Header | Stage::NeedKey(_)) {
-            return Err(Error::invalid("external mode must be chosen before the data key"));
+            return Err(Error::invalid(
+                "external mode must be chosen before the data key",
+            ));
         }
         self.external = Some(External::default());
         Ok(())
@@ -268,7 +270,11 @@ impl Decryptor {
     /// `TRUNCATED` unless the whole message (including the signature) was read and verified.
     pub fn finish(&mut self) -> Result<()> {
         self.guard()?;
-        if self.external.as_ref().is_some_and(|e| e.outstanding > 0 || !e.ready.is_empty()) {
+        if self
+            .external
+            .as_ref()
+            .is_some_and(|e| e.outstanding > 0 || !e.ready.is_empty())
+        {
             return Err(Error::invalid("frame jobs are still outstanding"));
         }
         match self.stage {
@@ -290,7 +296,10 @@ impl Decryptor {
     /// Whether everything, including the signature and every external job, verified.
     pub fn is_done(&self) -> bool {
         matches!(self.stage, Stage::Done)
-            && self.external.as_ref().is_none_or(|e| e.outstanding == 0 && e.ready.is_empty())
+            && self
+                .external
+                .as_ref()
+                .is_none_or(|e| e.outstanding == 0 && e.ready.is_empty())
     }
 
     fn guard(&self) -> Result<()> {
@@ -457,7 +466,8 @@ impl Decryptor {
                     self.want = total;
                     return Ok(false);
                 }
-                let ct = &data[body::SINGLE_BLOCK_PREFIX_LEN..body::SINGLE_BLOCK_PREFIX_LEN + content_len];
+                let ct = &data
+                    [body::SINGLE_BLOCK_PREFIX_LEN..body::SINGLE_BLOCK_PREFIX_LEN + content_len];
                 let mut tag = [0u8; 16];
                 tag.copy_from_slice(&data[total - 16..total]);
                 let aad = body::body_aad(
@@ -526,12 +536,12 @@ impl Decryptor {
             ));
         }
         for (k, v) in self.params.reproduced_context.iter() {
-            if let Some(stored) = h.body.context.get(k) {
-                if stored != v {
-                    return Err(Error::ContextMismatch(format!(
-                        "the message has {k}={stored:?}, but {v:?} is required"
-                    )));
-                }
+            if let Some(stored) = h.body.context.get(k)
+                && stored != v
+            {
+                return Err(Error::ContextMismatch(format!(
+                    "the message has {k}={stored:?}, but {v:?} is required"
+                )));
             }
         }
         Ok(())
@@ -551,7 +561,14 @@ impl Decryptor {
         let tag_ok = |extra: &EncryptionContext| -> Result<bool> {
             let mut aad = header.body_bytes().to_vec();
             aad.extend_from_slice(&extra.serialize()?);
-            Ok(crypto::open(&keys.key, &header.header_iv, &aad, &mut [], &header.header_tag).is_ok())
+            Ok(crypto::open(
+                &keys.key,
+                &header.header_iv,
+                &aad,
+                &mut [],
+                &header.header_tag,
+            )
+            .is_ok())
         };
         if !tag_ok(&auth_only)? {
             // Tell a wrong required pair apart from a damaged header: if the header verifies
@@ -566,7 +583,11 @@ impl Decryptor {
         }
         let verifying_key = match suite.signature() {
             Some(alg) => {
-                let value = header.body.context.get(PUBLIC_KEY_FIELD).unwrap_or_default();
+                let value = header
+                    .body
+                    .context
+                    .get(PUBLIC_KEY_FIELD)
+                    .unwrap_or_default();
                 Some(VerifyingKey::from_context_value(alg, value)?)
             }
             None => None,

@@ -103,7 +103,9 @@ impl Encryptor {
             )));
         }
         if suite.signature().is_some() != signing_key.is_some() {
-            return Err(Error::invalid("signing key presence does not match the suite"));
+            return Err(Error::invalid(
+                "signing key presence does not match the suite",
+            ));
         }
         let message_id = match message_id {
             Some(id) => id,
@@ -172,7 +174,9 @@ impl Encryptor {
     /// `INVALID_ARGUMENT` if plaintext was already pushed.
     pub fn into_external(mut self) -> Result<(Self, zeroize::Zeroizing<Vec<u8>>)> {
         if self.plaintext_len > 0 || self.finished {
-            return Err(Error::invalid("external sealing must be chosen before any plaintext"));
+            return Err(Error::invalid(
+                "external sealing must be chosen before any plaintext",
+            ));
         }
         self.external = Some(External::default());
         let key = std::mem::take(&mut self.key_bytes);
@@ -193,7 +197,11 @@ impl Encryptor {
         };
         ext.unframed += n;
         self.plaintext_len = self.plaintext_len.saturating_add(n as u64);
-        while self.external.as_ref().is_some_and(|e| e.unframed >= frame_length) {
+        while self
+            .external
+            .as_ref()
+            .is_some_and(|e| e.unframed >= frame_length)
+        {
             self.queue_job(frame_length, BodyKind::Frame)?;
         }
         Ok(())
@@ -241,7 +249,12 @@ impl Encryptor {
             return Err(Error::invalid("sealed frame has the wrong length"));
         }
         let mut prefix = Vec::with_capacity(24);
-        write_prefix(&mut prefix, job.seq, &job.iv, job.is_final.then_some(job.len));
+        write_prefix(
+            &mut prefix,
+            job.seq,
+            &job.iv,
+            job.is_final.then_some(job.len),
+        );
         if let (Some(h), Some(sealed)) = (self.hasher.as_mut(), sealed) {
             h.update(&prefix);
             h.update(sealed);
@@ -254,7 +267,11 @@ impl Encryptor {
 
     /// External mode: whether the final frame was completed (and the footer written).
     pub fn external_done(&self) -> bool {
-        self.finished && self.external.as_ref().is_some_and(|e| e.awaiting.is_empty() && e.ready.is_empty())
+        self.finished
+            && self
+                .external
+                .as_ref()
+                .is_some_and(|e| e.awaiting.is_empty() && e.ready.is_empty())
     }
 
     /// Whether the suite signs (external drivers must then pass sealed bytes back).
@@ -283,7 +300,9 @@ impl Encryptor {
         let seq = self.next_seq;
         // SPEC message-body.md: at most 2^32 − 1 frames; 0xFFFFFFFF marks the final frame.
         if seq == u32::MAX {
-            return Err(Error::invalid("message too large: more than 2^32 - 2 frames"));
+            return Err(Error::invalid(
+                "message too large: more than 2^32 - 2 frames",
+            ));
         }
         self.next_seq = seq + 1;
         Ok(seq)
@@ -311,7 +330,9 @@ impl Encryptor {
             return Err(Error::invalid("encryptor already finished"));
         }
         if self.external.is_some() {
-            return Err(Error::invalid("external mode: report lengths with push_len"));
+            return Err(Error::invalid(
+                "external mode: report lengths with push_len",
+            ));
         }
         self.plaintext_len = self.plaintext_len.saturating_add(plaintext.len() as u64);
         while !plaintext.is_empty() {

@@ -10,10 +10,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
 
 use super::error::{from_js, invalid, to_js};
+use super::header_to_js;
 use super::keyrings::lookup;
 use super::options as opt;
 use super::session::{Abort, Backend, DecryptSession, EncryptSession};
-use super::header_to_js;
 use crate::client::{Client, EncryptOptions};
 use crate::format::{EncryptionContext, MAX_FRAME_LENGTH};
 use crate::kms::Metrics;
@@ -45,15 +45,22 @@ fn call_options(options: &JsValue, encrypt: bool) -> Result<Call, JsValue> {
         },
     };
     if encrypt {
-        call.options.context = opt::context(opt::get(options, "encryptionContext")?, "encryptionContext")?;
+        call.options.context =
+            opt::context(opt::get(options, "encryptionContext")?, "encryptionContext")?;
         if let Some(keys) = opt::get(options, "requiredEncryptionContextKeys")? {
             if !Array::is_array(&keys) {
-                return Err(invalid("requiredEncryptionContextKeys", "must be an array of strings"));
+                return Err(invalid(
+                    "requiredEncryptionContextKeys",
+                    "must be an array of strings",
+                ));
             }
             let mut set = BTreeSet::new();
             for k in Array::from(&keys).iter() {
                 set.insert(k.as_string().ok_or_else(|| {
-                    invalid("requiredEncryptionContextKeys", "must be an array of strings")
+                    invalid(
+                        "requiredEncryptionContextKeys",
+                        "must be an array of strings",
+                    )
                 })?);
             }
             call.options.required_keys = set;
@@ -71,7 +78,11 @@ fn progress(f: &Option<Function>, processed: f64, total: Option<f64>) {
     if let Some(f) = f {
         let p = Object::new();
         let _ = Reflect::set(&p, &"bytes".into(), &processed.into());
-        let _ = Reflect::set(&p, &"total".into(), &total.map(JsValue::from).unwrap_or(JsValue::UNDEFINED));
+        let _ = Reflect::set(
+            &p,
+            &"total".into(),
+            &total.map(JsValue::from).unwrap_or(JsValue::UNDEFINED),
+        );
         let _ = f.call1(&JsValue::NULL, &p);
     }
 }
@@ -104,7 +115,9 @@ impl EnvelopeClient {
             client = client.with_commitment_policy(p);
         }
         if let Some(s) = opt::suite(&options, "suite")? {
-            client = client.with_suite(s).map_err(|e| invalid("suite", &e.to_string()))?;
+            client = client
+                .with_suite(s)
+                .map_err(|e| invalid("suite", &e.to_string()))?;
         }
         if let Some(n) = opt::integer(&options, "frameLength", f64::from(MAX_FRAME_LENGTH))? {
             client = client
@@ -122,7 +135,11 @@ impl EnvelopeClient {
             Some("rust") => Backend::Rust,
             Some(_) => return Err(invalid("backend", "must be auto, webcrypto or rust")),
         };
-        Ok(EnvelopeClient { client, backend, metrics: entry.metrics })
+        Ok(EnvelopeClient {
+            client,
+            backend,
+            metrics: entry.metrics,
+        })
     }
 
     /// Encrypt a whole `Uint8Array` → `{ ciphertext, header }`.
@@ -138,7 +155,14 @@ impl EnvelopeClient {
             let call = call_options(&options, true)?;
             let mut pieces = Vec::new();
             let mut sink = |p: Uint8Array| pieces.push(p);
-            let mut s = EncryptSession::start(&client, &call.options, backend, call.abort.clone(), &mut sink).await?;
+            let mut s = EncryptSession::start(
+                &client,
+                &call.options,
+                backend,
+                call.abort.clone(),
+                &mut sink,
+            )
+            .await?;
             let total = f64::from(data.length());
             let mut at = 0;
             while at < data.length() {
@@ -171,7 +195,8 @@ impl EnvelopeClient {
             let call = call_options(&options, false)?;
             let mut pieces = Vec::new();
             let mut sink = |p: Uint8Array| pieces.push(p);
-            let mut s = DecryptSession::new(&client, &call.reproduced, backend, call.abort.clone())?;
+            let mut s =
+                DecryptSession::new(&client, &call.reproduced, backend, call.abort.clone())?;
             let total = f64::from(data.length());
             let mut at = 0;
             while at < data.length() {
@@ -210,7 +235,14 @@ impl EnvelopeClient {
                 let (client, state, call) = (client.clone(), state.clone(), clone_call(&call));
                 future_to_promise(async move {
                     let mut sink = enqueue(&controller);
-                    let s = EncryptSession::start(&client, &call.options, backend, call.abort, &mut sink).await?;
+                    let s = EncryptSession::start(
+                        &client,
+                        &call.options,
+                        backend,
+                        call.abort,
+                        &mut sink,
+                    )
+                    .await?;
                     *state.borrow_mut() = Some(s);
                     Ok(JsValue::UNDEFINED)
                 })
@@ -251,7 +283,12 @@ impl EnvelopeClient {
         #[wasm_bindgen(unchecked_param_type = "DecryptOptions | undefined")] options: JsValue,
     ) -> Result<JsValue, JsValue> {
         let call = call_options(&options, false)?;
-        let session = DecryptSession::new(&self.client, &call.reproduced, self.backend, call.abort.clone())?;
+        let session = DecryptSession::new(
+            &self.client,
+            &call.reproduced,
+            self.backend,
+            call.abort.clone(),
+        )?;
         let state = Rc::new(RefCell::new(Some(session)));
         let progress_fn = call.on_progress.clone();
         let start = |_controller: JsValue| -> Promise { Promise::resolve(&JsValue::UNDEFINED) };
@@ -306,7 +343,8 @@ impl EnvelopeClient {
     /// KMS calls, latency, errors and cache counters of this client's KMS keyrings.
     #[wasm_bindgen(unchecked_return_type = "EnvelopeMetrics")]
     pub fn metrics(&self) -> JsValue {
-        let (mut calls, mut ok, mut failed, mut total_ms, mut max_ms) = (0u64, 0u64, 0u64, 0f64, 0f64);
+        let (mut calls, mut ok, mut failed, mut total_ms, mut max_ms) =
+            (0u64, 0u64, 0u64, 0f64, 0f64);
         let (mut hits, mut misses) = (0u64, 0u64);
         let errors = Object::new();
         for m in &self.metrics {
@@ -319,7 +357,10 @@ impl EnvelopeClient {
                 max_ms = max_ms.max(op.max_latency.as_secs_f64() * 1000.0);
             }
             for (code, n) in &s.errors {
-                let prev = Reflect::get(&errors, &(*code).into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
+                let prev = Reflect::get(&errors, &(*code).into())
+                    .ok()
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or(0.0);
                 let _ = Reflect::set(&errors, &(*code).into(), &(prev + *n as f64).into());
             }
             hits += s.encrypt_cache.hits + s.decrypt_cache.hits;
@@ -332,7 +373,14 @@ impl EnvelopeClient {
         set("kmsCalls", (calls as f64).into());
         set("kmsSuccesses", (ok as f64).into());
         set("kmsFailures", (failed as f64).into());
-        set("kmsMeanLatencyMs", if calls > 0 { (total_ms / calls as f64).into() } else { JsValue::NULL });
+        set(
+            "kmsMeanLatencyMs",
+            if calls > 0 {
+                (total_ms / calls as f64).into()
+            } else {
+                JsValue::NULL
+            },
+        );
         set("kmsMaxLatencyMs", max_ms.into());
         set("errorsByCode", errors.into());
         set("cacheHits", (hits as f64).into());
@@ -351,12 +399,16 @@ fn clone_call(c: &Call) -> Call {
 }
 
 fn closed() -> JsValue {
-    to_js(crate::Error::invalid("stream used after it ended or failed"))
+    to_js(crate::Error::invalid(
+        "stream used after it ended or failed",
+    ))
 }
 
 /// A sink that enqueues into a `TransformStreamDefaultController`.
 fn enqueue(controller: &JsValue) -> impl FnMut(Uint8Array) + use<> {
-    let enqueue: Option<Function> = Reflect::get(controller, &"enqueue".into()).ok().and_then(|f| f.dyn_into().ok());
+    let enqueue: Option<Function> = Reflect::get(controller, &"enqueue".into())
+        .ok()
+        .and_then(|f| f.dyn_into().ok());
     let controller = controller.clone();
     move |chunk: Uint8Array| {
         if let Some(f) = &enqueue {
@@ -378,13 +430,16 @@ fn pipe(
     let transformer = Object::new();
     // The closures live as long as the stream: the TransformStream holds them.
     let start = Closure::<dyn FnMut(JsValue) -> Promise>::new(start).into_js_value();
-    let transform = Closure::<dyn FnMut(JsValue, JsValue) -> Promise>::new(transform).into_js_value();
+    let transform =
+        Closure::<dyn FnMut(JsValue, JsValue) -> Promise>::new(transform).into_js_value();
     let flush = Closure::<dyn FnMut(JsValue) -> Promise>::new(flush).into_js_value();
     Reflect::set(&transformer, &"start".into(), &start)?;
     Reflect::set(&transformer, &"transform".into(), &transform)?;
     Reflect::set(&transformer, &"flush".into(), &flush)?;
     let ts = web_sys::TransformStream::new_with_transformer(&transformer)?;
-    pipe_through.call1(readable, &ts).map_err(|e| from_js(&e, false))
+    pipe_through
+        .call1(readable, &ts)
+        .map_err(|e| from_js(&e, false))
 }
 
 /// Collect a stream into a `Blob`, reading it ourselves so its error (an `EnvelopeError`)

@@ -19,7 +19,10 @@ pub fn js_error(code: &str, message: &str) -> JsValue {
 
 /// `INVALID_ARGUMENT` naming the option at fault.
 pub fn invalid(field: &str, why: &str) -> JsValue {
-    js_error("INVALID_ARGUMENT", &format!("invalid argument: {field}: {why}"))
+    js_error(
+        "INVALID_ARGUMENT",
+        &format!("invalid argument: {field}: {why}"),
+    )
 }
 
 /// Map a JS exception from WebCrypto or a stream into our codes: an `OperationError` from
@@ -48,7 +51,12 @@ pub fn from_js(e: &JsValue, auth_on_operation_error: bool) -> JsValue {
 /// Whether `e` is an `EnvelopeError` we threw.
 pub fn is_envelope_error(e: &JsValue) -> bool {
     e.is_instance_of::<js_sys::Error>()
-        && js_sys::Reflect::get(e, &"name".into()).ok().and_then(|n| n.as_string()).as_deref()
+        && js_sys::Reflect::get(e, &"name".into())
+            .ok()
+            .and_then(|n| n.as_string())
+            .as_deref()
             == Some("EnvelopeError")
-        && js_sys::Reflect::get(e, &"code".into()).ok().is_some_and(|c| c.is_string())
+        && js_sys::Reflect::get(e, &"code".into())
+            .ok()
+            .is_some_and(|c| c.is_string())
 }

@@ -81,15 +81,23 @@ impl RawAesKeyring {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "RawAesKeyringOptions")] options: JsValue,
     ) -> Result<RawAesKeyring, JsValue> {
-        let ns = opt::string(&options, "keyNamespace")?.ok_or_else(|| invalid("keyNamespace", "is required"))?;
-        let name = opt::string(&options, "keyName")?.ok_or_else(|| invalid("keyName", "is required"))?;
-        let key = zeroize::Zeroizing::new(opt::bytes_of(&opt::required(&options, "wrappingKey")?, "wrappingKey")?);
+        let ns = opt::string(&options, "keyNamespace")?
+            .ok_or_else(|| invalid("keyNamespace", "is required"))?;
+        let name =
+            opt::string(&options, "keyName")?.ok_or_else(|| invalid("keyName", "is required"))?;
+        let key = zeroize::Zeroizing::new(opt::bytes_of(
+            &opt::required(&options, "wrappingKey")?,
+            "wrappingKey",
+        )?);
         if ![16, 24, 32].contains(&key.len()) {
             return Err(invalid("wrappingKey", "must be 16, 24 or 32 bytes"));
         }
         let ring = keyring::RawAesKeyring::new(&ns, &name, &key).map_err(to_js)?;
         Ok(RawAesKeyring {
-            handle: Handle::register(Entry { keyring: Arc::new(ring), metrics: Vec::new() }),
+            handle: Handle::register(Entry {
+                keyring: Arc::new(ring),
+                metrics: Vec::new(),
+            }),
         })
     }
 
@@ -112,7 +120,9 @@ impl MultiKeyring {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "MultiKeyringOptions")] options: JsValue,
     ) -> Result<MultiKeyring, JsValue> {
-        let generator = opt::get(&options, "generator")?.map(|g| lookup(&g, "generator")).transpose()?;
+        let generator = opt::get(&options, "generator")?
+            .map(|g| lookup(&g, "generator"))
+            .transpose()?;
         let mut children = Vec::new();
         if let Some(list) = opt::get(&options, "children")? {
             if !js_sys::Array::is_array(&list) {
@@ -129,7 +139,12 @@ impl MultiKeyring {
             children.into_iter().map(|c| c.keyring).collect(),
         )
         .map_err(|e| invalid("children", &e.to_string()))?;
-        Ok(MultiKeyring { handle: Handle::register(Entry { keyring: Arc::new(ring), metrics }) })
+        Ok(MultiKeyring {
+            handle: Handle::register(Entry {
+                keyring: Arc::new(ring),
+                metrics,
+            }),
+        })
     }
 
     #[wasm_bindgen(getter = __kmsEnvelopeKeyring, skip_typescript)]
@@ -145,10 +160,17 @@ impl CredentialsProvider for JsCredentials {
     fn credentials(&self) -> KmsFuture<'_, Result<Credentials, KmsError>> {
         let f = self.0.clone();
         Box::pin(async move {
-            let bad = |m: &str| KmsError::new(KmsErrorKind::AccessDenied, format!("credentials provider: {m}"));
+            let bad = |m: &str| {
+                KmsError::new(
+                    KmsErrorKind::AccessDenied,
+                    format!("credentials provider: {m}"),
+                )
+            };
             let v = f.call0(&JsValue::NULL).map_err(|_| bad("threw"))?;
             let v = if v.is_instance_of::<Promise>() {
-                JsFuture::from(Promise::from(v)).await.map_err(|_| bad("rejected"))?
+                JsFuture::from(Promise::from(v))
+                    .await
+                    .map_err(|_| bad("rejected"))?
             } else {
                 v
             };
@@ -158,10 +180,15 @@ impl CredentialsProvider for JsCredentials {
 }
 
 fn credentials_from(v: &JsValue) -> Result<Credentials, JsValue> {
-    let id = opt::string(v, "accessKeyId")?.ok_or_else(|| invalid("credentials.accessKeyId", "is required"))?;
+    let id = opt::string(v, "accessKeyId")?
+        .ok_or_else(|| invalid("credentials.accessKeyId", "is required"))?;
     let secret = opt::string(v, "secretAccessKey")?
         .ok_or_else(|| invalid("credentials.secretAccessKey", "is required"))?;
-    Ok(Credentials::new(id, secret, opt::string(v, "sessionToken")?))
+    Ok(Credentials::new(
+        id,
+        secret,
+        opt::string(v, "sessionToken")?,
+    ))
 }
 
 fn string_list(options: &JsValue, field: &str) -> Result<Vec<String>, JsValue> {
@@ -169,7 +196,10 @@ fn string_list(options: &JsValue, field: &str) -> Result<Vec<String>, JsValue> {
         None => Ok(Vec::new()),
         Some(v) if js_sys::Array::is_array(&v) => js_sys::Array::from(&v)
             .iter()
-            .map(|s| s.as_string().ok_or_else(|| invalid(field, "must be an array of strings")))
+            .map(|s| {
+                s.as_string()
+                    .ok_or_else(|| invalid(field, "must be an array of strings"))
+            })
             .collect(),
         Some(_) => Err(invalid(field, "must be an array of strings")),
     }
@@ -188,7 +218,8 @@ impl KmsKeyring {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "KmsKeyringOptions")] options: JsValue,
     ) -> Result<KmsKeyring, JsValue> {
-        let region = opt::string(&options, "region")?.ok_or_else(|| invalid("region", "is required"))?;
+        let region =
+            opt::string(&options, "region")?.ok_or_else(|| invalid("region", "is required"))?;
         let endpoint = match opt::string(&options, "endpoint")? {
             Some(url) => Endpoint::parse(&url).map_err(|e| invalid("endpoint", &e.message))?,
             None => Endpoint::for_region(&region).map_err(|e| invalid("region", &e.message))?,
@@ -203,11 +234,17 @@ impl KmsKeyring {
                         headers.push((k.to_owned(), v.to_owned()));
                     }
                 }
-                let fetch_credentials = match opt::string(&options, "fetchCredentials")?.as_deref() {
+                let fetch_credentials = match opt::string(&options, "fetchCredentials")?.as_deref()
+                {
                     None | Some("omit") => FetchCredentials::Omit,
                     Some("same-origin") => FetchCredentials::SameOrigin,
                     Some("include") => FetchCredentials::Include,
-                    Some(_) => return Err(invalid("fetchCredentials", "must be omit, same-origin or include")),
+                    Some(_) => {
+                        return Err(invalid(
+                            "fetchCredentials",
+                            "must be omit, same-origin or include",
+                        ));
+                    }
                 };
                 Auth::Proxy(ProxyAuth {
                     headers,
@@ -225,10 +262,14 @@ impl KmsKeyring {
         if let Some(r) = opt::get(&options, "retry")? {
             let d = RetryPolicy::default();
             let ms = |f: &str, def: Duration| -> Result<Duration, JsValue> {
-                Ok(opt::integer(&r, f, 600_000.0)?.map(|v| Duration::from_millis(v as u64)).unwrap_or(def))
+                Ok(opt::integer(&r, f, 600_000.0)?
+                    .map(|v| Duration::from_millis(v as u64))
+                    .unwrap_or(def))
             };
             client = client.with_retry_policy(RetryPolicy {
-                max_attempts: opt::integer(&r, "maxAttempts", 20.0)?.map(|v| v.max(1.0) as u32).unwrap_or(d.max_attempts),
+                max_attempts: opt::integer(&r, "maxAttempts", 20.0)?
+                    .map(|v| v.max(1.0) as u32)
+                    .unwrap_or(d.max_attempts),
                 base_delay: ms("baseDelayMs", d.base_delay)?,
                 max_delay: ms("maxDelayMs", d.max_delay)?,
                 max_total: ms("maxTotalMs", d.max_total)?,
@@ -247,7 +288,8 @@ impl KmsKeyring {
                 }),
                 None => None,
             };
-            keyring::KmsKeyring::discovery(client, filter).map_err(|e| invalid("discoveryFilter", &e.to_string()))?
+            keyring::KmsKeyring::discovery(client, filter)
+                .map_err(|e| invalid("discoveryFilter", &e.to_string()))?
         } else {
             let generator = opt::string(&options, "generatorKeyId")?;
             let key_ids = string_list(&options, "keyIds")?;
@@ -255,7 +297,10 @@ impl KmsKeyring {
                 .map_err(|e| invalid("generatorKeyId", &e.to_string()))?
         };
         Ok(KmsKeyring {
-            handle: Handle::register(Entry { keyring: Arc::new(ring), metrics: vec![metrics] }),
+            handle: Handle::register(Entry {
+                keyring: Arc::new(ring),
+                metrics: vec![metrics],
+            }),
         })
     }
 

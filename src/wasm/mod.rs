@@ -35,7 +35,11 @@ pub(crate) fn header_to_js(h: &ParsedHeader, authenticated: bool) -> JsValue {
     set(&obj, "suiteId", b.suite.id().into());
     set(&obj, "suiteName", b.suite.name().into());
     set(&obj, "messageId", hex(&b.message_id).into());
-    set(&obj, "encryptionContext", options::context_to_js(&b.context));
+    set(
+        &obj,
+        "encryptionContext",
+        options::context_to_js(&b.context),
+    );
     let edks = Array::new();
     for e in &b.encrypted_data_keys {
         let o = Object::new();
@@ -43,7 +47,9 @@ pub(crate) fn header_to_js(h: &ParsedHeader, authenticated: bool) -> JsValue {
         set(
             &o,
             "providerInfo",
-            std::str::from_utf8(&e.provider_info).map(JsValue::from).unwrap_or(JsValue::NULL),
+            std::str::from_utf8(&e.provider_info)
+                .map(JsValue::from)
+                .unwrap_or(JsValue::NULL),
         );
         set(&o, "providerInfoHex", hex(&e.provider_info).into());
         set(&o, "ciphertextLength", (e.ciphertext.len() as u32).into());
@@ -104,7 +110,10 @@ pub fn is_envelope_error(e: JsValue) -> bool {
 /// Every error code this library throws.
 #[wasm_bindgen(js_name = errorCodes, unchecked_return_type = "EnvelopeErrorCode[]")]
 pub fn error_codes() -> Array {
-    crate::Error::ALL_CODES.iter().map(|c| JsValue::from_str(c)).collect()
+    crate::Error::ALL_CODES
+        .iter()
+        .map(|c| JsValue::from_str(c))
+        .collect()
 }
 
 #[wasm_bindgen(typescript_custom_section)]

@@ -16,7 +16,11 @@ pub fn get(options: &JsValue, field: &str) -> Result<Option<JsValue>, JsValue> {
         return Err(invalid("options", "must be an object"));
     }
     let v = Reflect::get(options, &field.into()).map_err(|_| invalid(field, "unreadable"))?;
-    Ok(if v.is_undefined() || v.is_null() { None } else { Some(v) })
+    Ok(if v.is_undefined() || v.is_null() {
+        None
+    } else {
+        Some(v)
+    })
 }
 
 pub fn required(options: &JsValue, field: &str) -> Result<JsValue, JsValue> {
@@ -26,14 +30,20 @@ pub fn required(options: &JsValue, field: &str) -> Result<JsValue, JsValue> {
 pub fn string(options: &JsValue, field: &str) -> Result<Option<String>, JsValue> {
     match get(options, field)? {
         None => Ok(None),
-        Some(v) => v.as_string().map(Some).ok_or_else(|| invalid(field, "must be a string")),
+        Some(v) => v
+            .as_string()
+            .map(Some)
+            .ok_or_else(|| invalid(field, "must be a string")),
     }
 }
 
 pub fn boolean(options: &JsValue, field: &str) -> Result<Option<bool>, JsValue> {
     match get(options, field)? {
         None => Ok(None),
-        Some(v) => v.as_bool().map(Some).ok_or_else(|| invalid(field, "must be a boolean")),
+        Some(v) => v
+            .as_bool()
+            .map(Some)
+            .ok_or_else(|| invalid(field, "must be a boolean")),
     }
 }
 
@@ -43,7 +53,10 @@ pub fn integer(options: &JsValue, field: &str, max: f64) -> Result<Option<f64>, 
         None => Ok(None),
         Some(v) => match v.as_f64() {
             Some(n) if n.fract() == 0.0 && (0.0..=max).contains(&n) => Ok(Some(n)),
-            _ => Err(invalid(field, &format!("must be an integer between 0 and {max}"))),
+            _ => Err(invalid(
+                field,
+                &format!("must be an integer between 0 and {max}"),
+            )),
         },
     }
 }
@@ -65,15 +78,22 @@ pub fn as_uint8array(v: &JsValue, field: &str) -> Result<Uint8Array, JsValue> {
     if js_sys::ArrayBuffer::is_view(v) {
         // Any other view (DataView, Int16Array…): its own window on its buffer.
         let buffer = Reflect::get(v, &"buffer".into())?;
-        let offset = Reflect::get(v, &"byteOffset".into())?.as_f64().unwrap_or(0.0);
-        let length = Reflect::get(v, &"byteLength".into())?.as_f64().unwrap_or(0.0);
+        let offset = Reflect::get(v, &"byteOffset".into())?
+            .as_f64()
+            .unwrap_or(0.0);
+        let length = Reflect::get(v, &"byteLength".into())?
+            .as_f64()
+            .unwrap_or(0.0);
         return Ok(Uint8Array::new_with_byte_offset_and_length(
             &buffer,
             offset as u32,
             length as u32,
         ));
     }
-    Err(invalid(field, "must be a Uint8Array, ArrayBuffer or ArrayBufferView"))
+    Err(invalid(
+        field,
+        "must be a Uint8Array, ArrayBuffer or ArrayBufferView",
+    ))
 }
 
 /// An encryption context: a plain object of string values (or a `Map`).
@@ -129,9 +149,14 @@ pub fn suite(options: &JsValue, field: &str) -> Result<Option<AlgorithmSuite>, J
     }
 }
 
-pub fn commitment_policy(options: &JsValue, field: &str) -> Result<Option<CommitmentPolicy>, JsValue> {
+pub fn commitment_policy(
+    options: &JsValue,
+    field: &str,
+) -> Result<Option<CommitmentPolicy>, JsValue> {
     match string(options, field)? {
         None => Ok(None),
-        Some(s) => CommitmentPolicy::parse(&s).map(Some).map_err(|e| invalid(field, &e.to_string())),
+        Some(s) => CommitmentPolicy::parse(&s)
+            .map(Some)
+            .map_err(|e| invalid(field, &e.to_string())),
     }
 }

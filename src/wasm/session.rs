@@ -47,7 +47,9 @@ impl Backend {
             Backend::Rust => Ok(None),
             Backend::Auto => Ok(subtle()),
             Backend::WebCrypto => subtle().map(Some).ok_or_else(|| {
-                to_js(Error::invalid("backend: crypto.subtle is not available in this context"))
+                to_js(Error::invalid(
+                    "backend: crypto.subtle is not available in this context",
+                ))
             }),
         }
     }
@@ -79,7 +81,9 @@ async fn import_key(
     let usages = Array::of1(&usage.into());
     let promise = subtle.import_key_with_str("raw", &raw, "AES-GCM", false, &usages);
     raw.fill(0, 0, raw.length());
-    let key = JsFuture::from(promise?).await.map_err(|e| from_js(&e, false))?;
+    let key = JsFuture::from(promise?)
+        .await
+        .map_err(|e| from_js(&e, false))?;
     Ok(key.unchecked_into())
 }
 
@@ -174,7 +178,9 @@ impl EncryptSession {
     async fn launch(&mut self, sink: Sink<'_>) -> Result<(), JsValue> {
         for job in self.enc.take_jobs() {
             let data = self.take_plaintext(job.len);
-            let Some((subtle, key)) = &self.web else { break };
+            let Some((subtle, key)) = &self.web else {
+                break;
+            };
             let promise = subtle
                 .encrypt_with_object_and_js_u8_array(&gcm_params(&job.iv, &job.aad), key, &data)
                 .map_err(|e| from_js(&e, false))?;
@@ -189,27 +195,30 @@ impl EncryptSession {
     /// The next `len` plaintext bytes: a view when they lie in one chunk, else a copy.
     fn take_plaintext(&mut self, len: usize) -> Uint8Array {
         let len = len as u32;
-        if let Some(front) = self.pending.front() {
-            if front.length() >= len {
-                let view = front.subarray(0, len);
-                if front.length() == len {
-                    self.pending.pop_front();
-                } else {
-                    let rest = front.subarray(len, front.length());
-                    self.pending[0] = rest;
-                }
-                return view;
+        if let Some(front) = self.pending.front()
+            && front.length() >= len
+        {
+            let view = front.subarray(0, len);
+            if front.length() == len {
+                self.pending.pop_front();
+            } else {
+                let rest = front.subarray(len, front.length());
+                self.pending[0] = rest;
             }
+            return view;
         }
         let out = Uint8Array::new_with_length(len);
         let mut at = 0;
         while at < len {
-            let Some(front) = self.pending.pop_front() else { break };
+            let Some(front) = self.pending.pop_front() else {
+                break;
+            };
             let take = (len - at).min(front.length());
             out.set(&front.subarray(0, take), at);
             at += take;
             if take < front.length() {
-                self.pending.push_front(front.subarray(take, front.length()));
+                self.pending
+                    .push_front(front.subarray(take, front.length()));
             }
         }
         out
@@ -332,7 +341,8 @@ impl DecryptSession {
             let promise: Promise = subtle
                 .decrypt_with_object_and_u8_array(&gcm_params(&job.iv, &job.aad), key, &job.sealed)
                 .map_err(|e| from_js(&e, true))?;
-            self.inflight.push_back((job.withhold, JsFuture::from(promise)));
+            self.inflight
+                .push_back((job.withhold, JsFuture::from(promise)));
             while self.inflight.len() >= WINDOW {
                 self.drain_one(sink).await?;
             }

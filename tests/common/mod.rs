@@ -12,7 +12,9 @@ pub fn shared_dir() -> PathBuf {
     if let Ok(p) = std::env::var("KMS_ENVELOPE_SHARED") {
         return PathBuf::from(p);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("shared")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("shared")
 }
 
 /// A raw AES client with a fixed 256-bit key.
@@ -23,7 +25,12 @@ pub fn raw_client() -> Client {
 }
 
 /// Decrypt by pushing `chunk`-byte pieces; panics on error.
-pub fn stream_decrypt(client: &Client, ct: &[u8], ctx: &EncryptionContext, chunk: usize) -> Vec<u8> {
+pub fn stream_decrypt(
+    client: &Client,
+    ct: &[u8],
+    ctx: &EncryptionContext,
+    chunk: usize,
+) -> Vec<u8> {
     try_stream_decrypt(client, ct, ctx, chunk).unwrap_or_else(|e| panic!("{}: {e}", e.code()))
 }
 

@@ -70,14 +70,18 @@ fn pair(v: &str, flag: &str) -> Result<(String, String)> {
 fn raw_aes(v: &str) -> Result<RawAesSpec> {
     let mut parts = v.splitn(3, ':');
     match (parts.next(), parts.next(), parts.next()) {
-        (Some(ns), Some(name), Some(file)) if !ns.is_empty() && !name.is_empty() && !file.is_empty() => {
+        (Some(ns), Some(name), Some(file))
+            if !ns.is_empty() && !name.is_empty() && !file.is_empty() =>
+        {
             Ok(RawAesSpec {
                 namespace: ns.to_owned(),
                 name: name.to_owned(),
                 key_file: PathBuf::from(file),
             })
         }
-        _ => Err(bad(format!("--raw-aes expects NAMESPACE:NAME:KEYFILE, got {v:?}"))),
+        _ => Err(bad(format!(
+            "--raw-aes expects NAMESPACE:NAME:KEYFILE, got {v:?}"
+        ))),
     }
 }
 
@@ -85,7 +89,7 @@ impl Args {
     /// Parse `argv` (without the program name).
     pub fn parse(argv: Vec<OsString>) -> Result<Args> {
         let mut p = lexopt::Parser::from_args(argv);
-        let command = match p.next().map_err(|e| bad(e))? {
+        let command = match p.next().map_err(bad)? {
             Some(Value(v)) => match text(v, "command")?.as_str() {
                 "encrypt" => Command::Encrypt,
                 "decrypt" => Command::Decrypt,
@@ -108,15 +112,18 @@ impl Args {
             raw_aes: Vec::new(),
             kms: Default::default(),
         };
-        while let Some(arg) = p.next().map_err(|e| bad(e))? {
+        while let Some(arg) = p.next().map_err(bad)? {
             let Long(flag) = arg else {
-                return Err(bad(format!("unexpected argument {:?}\n{USAGE}", arg.unexpected())));
+                return Err(bad(format!(
+                    "unexpected argument {:?}\n{USAGE}",
+                    arg.unexpected()
+                )));
             };
             let flag = flag.to_owned();
             if a.kms.take(&flag, &mut p)? {
                 continue;
             }
-            let value = text(p.value().map_err(|e| bad(e))?, &flag)?;
+            let value = text(p.value().map_err(bad)?, &flag)?;
             match flag.as_str() {
                 "in" => a.input = Some(PathBuf::from(value)),
                 "out" => a.output = Some(PathBuf::from(value)),
@@ -136,13 +143,17 @@ impl Args {
                 "suite" => a.suite = Some(AlgorithmSuite::parse(&value)?),
                 "frame-length" => {
                     a.frame_length = Some(value.parse().map_err(|_| {
-                        bad(format!("--frame-length expects 1..2147483647, got {value:?}"))
+                        bad(format!(
+                            "--frame-length expects 1..2147483647, got {value:?}"
+                        ))
                     })?)
                 }
                 "commitment-policy" => a.commitment_policy = Some(CommitmentPolicy::parse(&value)?),
                 "max-encrypted-data-keys" => {
                     a.max_encrypted_data_keys = Some(value.parse().map_err(|_| {
-                        bad(format!("--max-encrypted-data-keys expects a number, got {value:?}"))
+                        bad(format!(
+                            "--max-encrypted-data-keys expects a number, got {value:?}"
+                        ))
                     })?)
                 }
                 "raw-aes" => a.raw_aes.push(raw_aes(&value)?),

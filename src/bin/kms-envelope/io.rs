@@ -57,10 +57,13 @@ impl Output {
                 writer: Box::new(std::io::stdout().lock()),
             });
         }
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let name = path
-            .file_name()
-            .ok_or_else(|| Error::InvalidArgument(format!("--out {} is not a file", path.display())))?;
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path.file_name().ok_or_else(|| {
+            Error::InvalidArgument(format!("--out {} is not a file", path.display()))
+        })?;
         let mut suffix = [0u8; 6];
         kms_envelope::crypto::random::fill(&mut suffix)?;
         let tag: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
@@ -92,11 +95,11 @@ impl Output {
             .map_err(|e| Error::Io(format!("write failed: {e}")))?;
         // Close the file before renaming it.
         self.writer = Box::new(std::io::sink());
-        if let (Some(temp), Some(target)) = (self.temp.take(), self.target.as_ref()) {
-            if let Err(e) = std::fs::rename(&temp, target) {
-                let _ = std::fs::remove_file(&temp);
-                return Err(io_err("cannot rename into", target, e));
-            }
+        if let (Some(temp), Some(target)) = (self.temp.take(), self.target.as_ref())
+            && let Err(e) = std::fs::rename(&temp, target)
+        {
+            let _ = std::fs::remove_file(&temp);
+            return Err(io_err("cannot rename into", target, e));
         }
         Ok(())
     }

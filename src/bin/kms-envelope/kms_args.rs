@@ -85,13 +85,13 @@ impl KmsArgs {
                 "--discovery-partition needs at least one --discovery-account",
             ));
         }
-        if command == Command::Decrypt {
-            if let Some(k) = self.keys.iter().find(|k| KmsArn::parse_key(k).is_err()) {
-                return Err(bad(format!(
-                    "--kms-key {k:?}: decrypt needs key ARNs (arn:…:kms:<region>:<account>:key/<id>); \
+        if command == Command::Decrypt
+            && let Some(k) = self.keys.iter().find(|k| KmsArn::parse_key(k).is_err())
+        {
+            return Err(bad(format!(
+                "--kms-key {k:?}: decrypt needs key ARNs (arn:…:kms:<region>:<account>:key/<id>); \
                      messages store the key ARN, so an alias or key id never matches"
-                )));
-            }
+            )));
         }
         if command == Command::Inspect && (self.is_used() || self.endpoint.is_some()) {
             return Err(bad("inspect does not call KMS"));
