@@ -115,6 +115,21 @@ impl Client {
         Ok(self)
     }
 
+    /// Raise or lower the largest frame length accepted on decrypt (default 64 MiB; memory use
+    /// of a streaming decrypt grows with it).
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` for 0 or more than 2^31 − 1.
+    pub fn with_max_frame_length(mut self, max: u32) -> Result<Self> {
+        if max == 0 || max > MAX_FRAME_LENGTH {
+            return Err(Error::invalid(format!(
+                "max frame length must be between 1 and {MAX_FRAME_LENGTH}, got {max}"
+            )));
+        }
+        self.limits.max_frame_length = max;
+        Ok(self)
+    }
+
     /// Choose the commitment policy.
     pub fn with_commitment_policy(mut self, policy: CommitmentPolicy) -> Self {
         self.commitment_policy = policy;

@@ -90,10 +90,17 @@ impl RawAesKeyring {
         Ok(())
     }
 
-    /// Whether an EDK was made by a keyring with this namespace and name (prefix match on the
-    /// provider info, like the Python and JS SDKs).
+    /// Whether an EDK was made by a keyring with this namespace and name: the provider info must
+    /// be exactly name ‖ u32 128 ‖ u32 12 ‖ 12-byte IV (as Python's `RawMasterKey` requires), so
+    /// key `k-1` never claims the EDKs of key `k-10`.
     fn is_mine(&self, edk: &EncryptedDataKey) -> bool {
-        edk.provider_id == self.namespace && edk.provider_info.starts_with(self.name.as_bytes())
+        let name = self.name.as_bytes();
+        let info = &edk.provider_info;
+        edk.provider_id == self.namespace
+            && info.len() == name.len() + 8 + IV_LEN
+            && info.starts_with(name)
+            && info[name.len()..name.len() + 4] == TAG_BITS.to_be_bytes()
+            && info[name.len() + 4..name.len() + 8] == (IV_LEN as u32).to_be_bytes()
     }
 
     fn unwrap_one(

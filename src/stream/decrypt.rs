@@ -380,6 +380,24 @@ impl Decryptor {
             }
             Stage::Framed(b) => {
                 let frame_length = b.header.body.frame_length;
+                // Refuse a wrong sequence number as soon as its 4 (or 8) bytes are here, so the
+                // error does not depend on how much of a bogus frame follows.
+                let seq = match data {
+                    [0xFF, 0xFF, 0xFF, 0xFF, a, b2, c, d, ..] => {
+                        Some(u32::from_be_bytes([*a, *b2, *c, *d]))
+                    }
+                    [0xFF, 0xFF, 0xFF, 0xFF, ..] => None,
+                    [a, b2, c, d, ..] => Some(u32::from_be_bytes([*a, *b2, *c, *d])),
+                    _ => None,
+                };
+                if let Some(seq) = seq
+                    && seq != b.next_seq
+                {
+                    return Err(Error::malformed(format!(
+                        "frame sequence number {seq} where {} was expected",
+                        b.next_seq
+                    )));
+                }
                 let frame = match body::parse_frame(data, frame_length)? {
                     Progress::NeedMore(n) => {
                         self.want = data.len() + n;

@@ -3,7 +3,9 @@
 use std::ffi::OsString;
 use std::sync::Arc;
 
-use kms_envelope::format::{EncryptionContext, ParsedHeader};
+use kms_envelope::format::{
+    DEFAULT_MAX_FRAME_LENGTH, EncryptionContext, MAX_FRAME_LENGTH, ParsedHeader,
+};
 use kms_envelope::keyring::{Keyring, MultiKeyring, RawAesKeyring};
 use kms_envelope::stream::DecryptState;
 use kms_envelope::{Client, EncryptOptions, Error, Result};
@@ -75,7 +77,17 @@ fn client(args: &Args) -> Result<Client> {
         c = c.with_suite(s)?;
     }
     if let Some(n) = args.frame_length {
+        // Refuse what kms-envelope itself would not decrypt without raising its limit.
+        if n > DEFAULT_MAX_FRAME_LENGTH {
+            return Err(Error::InvalidArgument(format!(
+                "--frame-length {n} is above {DEFAULT_MAX_FRAME_LENGTH}, the largest frame \
+                 decryptors accept by default (memory use grows with the frame length)"
+            )));
+        }
         c = c.with_frame_length(n)?;
+    }
+    if let Some(n) = args.max_frame_length {
+        c = c.with_max_frame_length(n)?;
     }
     if let Some(n) = args.max_encrypted_data_keys {
         c = c.with_max_encrypted_data_keys(n)?;
@@ -139,8 +151,10 @@ fn decrypt(args: &Args) -> Result<()> {
 /// Print the (unauthenticated) header as JSON.
 fn inspect(args: &Args) -> Result<()> {
     let mut input = open_input(input_path(args))?;
+    // Inspect shows any header the format allows; it never decrypts.
     let limits = kms_envelope::Limits {
         max_encrypted_data_keys: usize::from(u16::MAX),
+        max_frame_length: MAX_FRAME_LENGTH,
         ..Default::default()
     };
     let mut data = Vec::new();

@@ -35,6 +35,7 @@ pub struct Args {
     pub frame_length: Option<u32>,
     pub commitment_policy: Option<CommitmentPolicy>,
     pub max_encrypted_data_keys: Option<usize>,
+    pub max_frame_length: Option<u32>,
     pub raw_aes: Vec<RawAesSpec>,
     /// `--kms-*` and `--region` (kms_args.rs).
     pub kms: crate::kms_args::KmsArgs,
@@ -47,7 +48,8 @@ usage:
   kms-envelope decrypt --in P --out P [--raw-aes NAMESPACE:NAME:KEYFILE]...
                        [--require-context k=v]... [--commitment-policy require-require|require-allow|forbid-allow]
   kms-envelope inspect --in P
-  (P may be - for stdin/stdout; --max-encrypted-data-keys N limits wrapped keys)
+  (P may be - for stdin/stdout; --max-encrypted-data-keys N limits wrapped keys;
+   decrypt --max-frame-length N raises the 67108864-byte default frame limit)
   KMS keyring: --kms-key ARN... (first generates) | --kms-discovery [--discovery-account ID]...
        [--discovery-partition P] [--kms-endpoint URL] [--region R] [--kms-stats]
        credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; AWS_ENDPOINT_URL_KMS";
@@ -109,6 +111,7 @@ impl Args {
             frame_length: None,
             commitment_policy: None,
             max_encrypted_data_keys: None,
+            max_frame_length: None,
             raw_aes: Vec::new(),
             kms: Default::default(),
         };
@@ -153,6 +156,13 @@ impl Args {
                     a.max_encrypted_data_keys = Some(value.parse().map_err(|_| {
                         bad(format!(
                             "--max-encrypted-data-keys expects a number, got {value:?}"
+                        ))
+                    })?)
+                }
+                "max-frame-length" => {
+                    a.max_frame_length = Some(value.parse().map_err(|_| {
+                        bad(format!(
+                            "--max-frame-length expects 1..2147483647, got {value:?}"
                         ))
                     })?)
                 }
