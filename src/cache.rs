@@ -183,8 +183,10 @@ pub enum CachedMaterials {
         data_key: DataKey,
         /// Its wrapped copies.
         encrypted_data_keys: Vec<EncryptedDataKey>,
-        /// The full context the keyrings bound them to.
+        /// The full context the keyrings bound them to (with the public key, if signing).
         context: EncryptionContext,
+        /// The signing key whose public key is in `context` (signing suites).
+        signing_key: Option<crate::crypto::SigningKey>,
     },
     /// An unwrapped data key.
     Decrypt(DataKey),

@@ -75,8 +75,8 @@ impl Client {
 
     /// Reuse data keys through `cache` (shareable between clients; entries are separated by
     /// `partition`). Encrypt reuses materials for messages with the same context, suite and
-    /// policy within the cache's limits — only for unsigned suites (0x0478) for now, since a
-    /// signing suite's per-message key is not cacheable — and needs the plaintext length
+    /// policy within the cache's limits — for signing suites the cached materials include the
+    /// signing key, as in the ESDK caching CMM — and needs the plaintext length
     /// ([`encrypt`](Self::encrypt) or [`start_encrypt_sized`](Self::start_encrypt_sized)).
     /// Decrypt reuses unwrapped keys for the same suite, EDKs and full context.
     pub fn with_cache(mut self, cache: Arc<MaterialsCache>, partition: impl Into<Vec<u8>>) -> Self {
@@ -206,10 +206,6 @@ impl Client {
             )));
         }
         let cache_key = match &self.cache {
-            Some((c, _)) if suite.signature().is_some() => {
-                c.note_bypass(crate::kms::metrics::CacheKind::Encrypt);
-                None
-            }
             Some((c, partition)) => {
                 let key = cache::encryption_key(
                     partition,
@@ -222,6 +218,7 @@ impl Client {
                     data_key,
                     encrypted_data_keys,
                     context,
+                    signing_key,
                 }) = c.get_encrypt(&key, suite, plaintext_len)
                 {
                     return Encryptor::new(EncryptParams {
@@ -230,7 +227,7 @@ impl Client {
                         required_keys: options.required_keys.clone(),
                         data_key,
                         encrypted_data_keys,
-                        signing_key: None,
+                        signing_key,
                         frame_length: self.frame_length,
                         message_id: None,
                     });
@@ -276,6 +273,7 @@ impl Client {
                 data_key: data_key.clone(),
                 encrypted_data_keys: materials.encrypted_data_keys.clone(),
                 context: materials.context.clone(),
+                signing_key: signing_key.clone(),
             };
             c.put_encrypt(key, suite, plaintext_len, entry);
         }

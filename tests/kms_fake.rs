@@ -435,24 +435,34 @@ fn cache_max_messages_bounds_data_key_reuse() {
 }
 
 #[test]
-fn signing_suite_bypasses_the_encrypt_cache_but_caches_decrypt() {
-    let fake = FakeKms::start(vec![
-        gdk_ok(KEY),
-        gdk_ok(KEY),
-        decrypt_ok(KEY),
-        decrypt_ok(KEY),
-    ]);
+fn signing_suite_reuses_cached_materials_with_their_signing_key() {
+    // One GenerateDataKey and one Decrypt serve both messages: the cached entry holds the
+    // signing key too (as the ESDK caching CMM does), so the context — public key included —
+    // is identical and so is the decrypt cache key.
+    let fake = FakeKms::start(vec![gdk_ok(KEY), decrypt_ok(KEY)]);
     let kms = fake.client();
     let kr = KmsKeyring::strict(kms.clone(), Some(KEY.into()), vec![]).unwrap();
     let c = cache(1 << 32);
     let client = Client::new(Arc::new(kr)).with_cache(c.clone(), "fake-test");
-    // Each signed message has its own public key in the context, hence its own decrypt entry.
-    assert_eq!(run_messages(&client, &kms, 2), (2, 2));
-    let opts = EncryptOptions::default();
-    let again = pollster::block_on(client.encrypt(b"x", &opts));
-    assert!(
-        again.is_err(),
-        "the script is used up: a third GenerateDataKey would fail"
-    );
-    assert_eq!(c.stats().0.bypasses, 3);
+    assert_eq!(client.suite().signature().is_some(), true);
+    assert_eq!(run_messages(&client, &kms, 2), (1, 1));
+    let opts = EncryptOptions {
+        context: ctx(),
+        ..EncryptOptions::default()
+    };
+    let a = pollster::block_on(client.encrypt(b"x", &opts)).unwrap();
+    let b = pollster::block_on(client.encrypt(b"y", &opts)).unwrap();
+    let pk = |m: &[u8]| {
+        let mut d = client.start_decrypt(&EncryptionContext::new());
+        d.push(m).unwrap();
+        d.header()
+            .unwrap()
+            .body
+            .context
+            .get("aws-crypto-public-key")
+            .map(str::to_owned)
+    };
+    assert!(pk(&a).is_some());
+    assert_eq!(pk(&a), pk(&b), "the cached signing key is reused");
+    assert_eq!(c.stats().0.bypasses, 0);
 }

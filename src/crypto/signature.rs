@@ -53,7 +53,9 @@ impl std::fmt::Debug for SignatureHasher {
     }
 }
 
-/// An ephemeral P-384 signing key (one per message).
+/// An ephemeral P-384 signing key (one per message, or per cached data key when a data-key
+/// cache reuses materials, as the ESDK caching CMM does). Zeroized on drop by `p384`.
+#[derive(Clone)]
 pub struct SigningKey(p384::ecdsa::SigningKey);
 
 impl std::fmt::Debug for SigningKey {
