@@ -186,7 +186,7 @@ pub enum CachedMaterials {
         /// The full context the keyrings bound them to (with the public key, if signing).
         context: EncryptionContext,
         /// The signing key whose public key is in `context` (signing suites).
-        signing_key: Option<crate::crypto::SigningKey>,
+        signing_key: Option<Box<crate::crypto::SigningKey>>,
     },
     /// An unwrapped data key.
     Decrypt(DataKey),

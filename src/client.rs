@@ -227,7 +227,7 @@ impl Client {
                         required_keys: options.required_keys.clone(),
                         data_key,
                         encrypted_data_keys,
-                        signing_key,
+                        signing_key: signing_key.map(|k| *k),
                         frame_length: self.frame_length,
                         message_id: None,
                     });
@@ -273,7 +273,7 @@ impl Client {
                 data_key: data_key.clone(),
                 encrypted_data_keys: materials.encrypted_data_keys.clone(),
                 context: materials.context.clone(),
-                signing_key: signing_key.clone(),
+                signing_key: signing_key.clone().map(Box::new),
             };
             c.put_encrypt(key, suite, plaintext_len, entry);
         }
