@@ -444,7 +444,7 @@ fn signing_suite_reuses_cached_materials_with_their_signing_key() {
     let kr = KmsKeyring::strict(kms.clone(), Some(KEY.into()), vec![]).unwrap();
     let c = cache(1 << 32);
     let client = Client::new(Arc::new(kr)).with_cache(c.clone(), "fake-test");
-    assert_eq!(client.suite().signature().is_some(), true);
+    assert!(client.suite().signature().is_some());
     assert_eq!(run_messages(&client, &kms, 2), (1, 1));
     let opts = EncryptOptions {
         context: ctx(),
