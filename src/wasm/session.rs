@@ -7,6 +7,9 @@
 //! itself never leaves Rust.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
@@ -70,6 +73,52 @@ impl Abort {
             _ => Ok(()),
         }
     }
+
+    /// Run `fut` (a KMS call) but give up with `ABORTED` the moment the signal fires, instead
+    /// of waiting for the request's timeout. The abandoned request's answer is ignored.
+    pub async fn race<T>(&self, fut: impl Future<Output = Result<T, Error>>) -> Result<T, JsValue> {
+        self.check()?;
+        let Some(signal) = self.0.clone() else {
+            return fut.await.map_err(to_js);
+        };
+        let aborted = JsFuture::from(Promise::new(&mut |resolve, _| {
+            let options = web_sys::AddEventListenerOptions::new();
+            options.set_once(true);
+            let _ = signal.add_event_listener_with_callback_and_add_event_listener_options(
+                "abort", &resolve, &options,
+            );
+        }));
+        match Race(std::pin::pin!(fut), aborted).await {
+            Either::Left(r) => r.map_err(to_js),
+            Either::Right(()) => Err(to_js(Error::Aborted)),
+        }
+    }
+}
+
+enum Either<A, B> {
+    Left(A),
+    Right(B),
+}
+
+/// The first of two futures to finish.
+struct Race<A, B>(A, B);
+
+impl<A, B> Future for Race<A, B>
+where
+    A: Future + Unpin,
+    B: Future + Unpin,
+{
+    type Output = Either<A::Output, ()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(v) = Pin::new(&mut self.0).poll(cx) {
+            return Poll::Ready(Either::Left(v));
+        }
+        match Pin::new(&mut self.1).poll(cx) {
+            Poll::Ready(_) => Poll::Ready(Either::Right(())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 async fn import_key(
@@ -122,7 +171,7 @@ impl EncryptSession {
     ) -> Result<EncryptSession, JsValue> {
         abort.check()?;
         let subtle = backend.resolve()?;
-        let enc = client.start_encrypt(options).await.map_err(to_js)?;
+        let enc = abort.race(client.start_encrypt(options)).await?;
         abort.check()?;
         let (mut enc, web) = match subtle {
             Some(subtle) => {
@@ -307,7 +356,7 @@ impl DecryptSession {
             self.processed += f64::from(piece.length());
             at = end;
             if self.dec.state() == DecryptState::NeedDataKey {
-                self.client.unlock(&mut self.dec).await.map_err(to_js)?;
+                self.abort.race(self.client.unlock(&mut self.dec)).await?;
                 self.abort.check()?;
             }
             self.launch(sink).await?;
