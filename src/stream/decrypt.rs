@@ -406,15 +406,11 @@ impl Decryptor {
                     Progress::Done { value, consumed } => (value, consumed),
                 };
                 let (f, consumed) = frame;
-                if f.seq != b.next_seq {
-                    return Err(Error::malformed(format!(
-                        "frame sequence number {} where {} was expected",
-                        f.seq, b.next_seq
-                    )));
-                }
                 let len = f.ciphertext.len() as u64;
                 check_body_limit(&self.params.limits, b.plaintext_len, len)?;
                 let aad = body::body_aad(&b.header.body.message_id, f.kind(), f.seq, len);
+                // Signed messages keep their final frame until the signature verifies.
+                let withhold = f.is_final && b.hasher.is_some();
                 if let Some(ext) = self.external.as_mut() {
                     // Ciphertext and tag end the frame, contiguous: what WebCrypto opens.
                     let sealed = &data[consumed - f.ciphertext.len() - TAG_LEN..consumed];
@@ -423,32 +419,22 @@ impl Decryptor {
                         iv: f.iv,
                         aad,
                         sealed: sealed.to_vec(),
-                        withhold: f.is_final && b.hasher.is_some(),
+                        withhold,
                     });
                     ext.outstanding += 1;
-                    if let Some(h) = b.hasher.as_mut() {
-                        h.update(&data[..consumed]);
-                    }
-                    b.plaintext_len += len;
-                    b.next_seq = b.next_seq.wrapping_add(1);
-                    let is_final = f.is_final;
-                    self.consume(consumed);
-                    if is_final {
-                        self.end_of_body();
-                    }
-                    return Ok(true);
-                }
-                // Signed messages keep their final frame until the signature verifies.
-                let target = if f.is_final && b.hasher.is_some() {
-                    &mut self.withheld
                 } else {
-                    &mut self.out
-                };
-                let start = target.len();
-                target.extend_from_slice(f.ciphertext);
-                if let Err(e) = crypto::open(&b.key, &f.iv, &aad, &mut target[start..], &f.tag) {
-                    target.truncate(start);
-                    return Err(e);
+                    let target = if withhold {
+                        &mut self.withheld
+                    } else {
+                        &mut self.out
+                    };
+                    let start = target.len();
+                    target.extend_from_slice(f.ciphertext);
+                    if let Err(e) = crypto::open(&b.key, &f.iv, &aad, &mut target[start..], &f.tag)
+                    {
+                        target.truncate(start);
+                        return Err(e);
+                    }
                 }
                 if let Some(h) = b.hasher.as_mut() {
                     h.update(&data[..consumed]);
