@@ -1,0 +1,302 @@
+// The `nodejs` target in Node 20 (global fetch, crypto, Web Streams, Blob), required like a user
+// would: `require('kms-envelope')` from the built package. Plus the shape of all three targets.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { PKG, need } from '../lib/paths.mjs';
+import { startDevKms } from '../lib/devkms.mjs';
+import { hangingServer, closedPortUrl } from '../lib/hang.mjs';
+import { gen, equalBytes, streamOf, readAll, Digest } from '../pages/util.js';
+
+need(path.join(PKG.nodejs, 'kms_envelope_bg.wasm'), 'run `bash scripts/build-pkg.sh nodejs`');
+const require = createRequire(import.meta.url);
+const KE = require(PKG.nodejs);
+
+const rawKeyring = (seed = 7, name = 'k1') =>
+  new KE.RawAesKeyring({ keyNamespace: 'pkg-tests', keyName: name, wrappingKey: gen(seed, 32) });
+
+async function rejection(promise) {
+  try {
+    await promise;
+  } catch (e) {
+    return e;
+  }
+  throw new assert.AssertionError({ message: 'expected a rejection' });
+}
+
+function throwsSync(f) {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  throw new assert.AssertionError({ message: 'expected a throw' });
+}
+
+function assertEnvelopeError(e, code, what = '') {
+  assert.ok(e instanceof Error, `${what}: an Error`);
+  assert.equal(e.name, 'EnvelopeError', what);
+  assert.equal(e.code, code, `${what}: ${e.code} ${e.message}`);
+  assert.equal(KE.isEnvelopeError(e), true, what);
+  assert.equal(typeof e.stack, 'string', what);
+}
+
+describe('the three package targets', () => {
+  for (const [target, dir] of Object.entries(PKG)) {
+    test(`pkg/${target} is an npm package named kms-envelope with wasm, glue and types`, () => {
+      const pj = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+      assert.equal(pj.name, 'kms-envelope');
+      assert.ok(pj.types && fs.existsSync(path.join(dir, pj.types)), 'types file');
+      assert.ok(fs.existsSync(path.join(dir, pj.main || pj.module)), 'entry point');
+      for (const f of pj.files) assert.ok(fs.existsSync(path.join(dir, f)), `listed file ${f} exists`);
+      assert.ok(pj.files.some((f) => f.endsWith('.wasm')), 'the wasm is published');
+      const dts = fs.readFileSync(path.join(dir, pj.types), 'utf8');
+      for (const s of ['export type EnvelopeErrorCode', 'export function isEnvelopeError(e: unknown): e is EnvelopeError',
+        'export class EnvelopeClient', 'export class RawAesKeyring', 'export class KmsKeyring', 'export class MultiKeyring',
+        'export function parseHeader', 'encryptStream', 'decryptBlob']) {
+        assert.ok(dts.includes(s), `d.ts has ${s}`);
+      }
+    });
+  }
+
+  test('errorCodes() is exactly the EnvelopeErrorCode union of the .d.ts', () => {
+    const dts = fs.readFileSync(path.join(PKG.nodejs, 'kms_envelope.d.ts'), 'utf8');
+    const union = /export type EnvelopeErrorCode =([^;]+);/.exec(dts)[1];
+    const declared = [...union.matchAll(/"([A-Z_]+)"/g)].map((m) => m[1]).sort();
+    assert.ok(declared.length > 10);
+    assert.deepEqual([...KE.errorCodes()].sort(), declared);
+  });
+});
+
+describe('round trips in Node', () => {
+  test('0 B, 1 B and frame-boundary sizes round-trip with both suites and both backends', async () => {
+    const keyring = rawKeyring();
+    for (const suite of [0x0478, 0x0578, 'AES_256_GCM_HKDF_SHA512_COMMIT_KEY']) {
+      for (const backend of ['webcrypto', 'rust', 'auto']) {
+        const client = new KE.EnvelopeClient({ keyring, suite, frameLength: 1024, backend });
+        for (const size of [0, 1, 1023, 1024, 1025, 2048, 5000]) {
+          const pt = gen(size, size);
+          const { ciphertext, header } = await client.encrypt(pt, { encryptionContext: { n: String(size) } });
+          const d = await client.decrypt(ciphertext, { requiredEncryptionContext: { n: String(size) } });
+          const what = `suite ${suite} ${backend} ${size}`;
+          assert.ok(equalBytes(d.plaintext, pt), what);
+          assert.equal(header.frameLength, 1024, what);
+          assert.equal(header.suiteId, suite === 0x0578 ? 0x0578 : 0x0478, what);
+          assert.equal(d.encryptionContext.n, String(size), what);
+        }
+      }
+    }
+  });
+
+  test('Buffer inputs from the shared pool (non-zero byteOffset) encrypt only their own bytes', async () => {
+    const client = new KE.EnvelopeClient({ keyring: rawKeyring(), frameLength: 64 });
+    const pooled = Buffer.from('only these bytes');
+    assert.notEqual(pooled.byteOffset, 0, 'Node pools small Buffers, so this one is a view');
+    const d = await client.decrypt((await client.encrypt(pooled)).ciphertext);
+    assert.equal(Buffer.from(d.plaintext).toString(), 'only these bytes');
+    // A ciphertext handed over as a pooled-Buffer-like view inside a bigger buffer.
+    const { ciphertext } = await client.encrypt(Buffer.from('x'.repeat(300)));
+    const big = Buffer.alloc(ciphertext.length + 100, 0xab);
+    Buffer.from(ciphertext).copy(big, 50);
+    const view = big.subarray(50, 50 + ciphertext.length);
+    assert.equal(Buffer.from((await client.decrypt(view)).plaintext).toString(), 'x'.repeat(300));
+    // The wrapping key as a Buffer view.
+    const keyBytes = Buffer.concat([Buffer.alloc(9, 1), Buffer.from(gen(7, 32)), Buffer.alloc(5, 2)]);
+    const viaView = new KE.RawAesKeyring({ keyNamespace: 'pkg-tests', keyName: 'k1', wrappingKey: keyBytes.subarray(9, 41) });
+    const ct = (await new KE.EnvelopeClient({ keyring: viaView }).encrypt(new Uint8Array([9]))).ciphertext;
+    assert.deepEqual([...(await new KE.EnvelopeClient({ keyring: rawKeyring() }).decrypt(ct)).plaintext], [9]);
+  });
+
+  test('Web Streams and Blobs work in Node (encryptStream, decryptStream, encryptBlob, decryptBlob)', async () => {
+    for (const backend of ['webcrypto', 'rust']) {
+      const client = new KE.EnvelopeClient({ keyring: rawKeyring(), frameLength: 4096, backend });
+      const pt = gen(3, 200_000);
+      const ct = await readAll(client.encryptStream(streamOf(pt, [1, 4095, 70000])));
+      assert.ok(equalBytes(await readAll(client.decryptStream(streamOf(ct, [17, 9999]))), pt), backend);
+      const blob = await client.encryptBlob(new Blob([pt]));
+      assert.ok(blob instanceof Blob);
+      const back = await client.decryptBlob(blob);
+      assert.ok(equalBytes(new Uint8Array(await back.arrayBuffer()), pt), backend);
+      assert.ok(equalBytes((await client.decrypt(ct)).plaintext, pt));
+    }
+  });
+
+  test('a 64 MiB stream round-trips in Node with a matching checksum', { timeout: 120000 }, async () => {
+    const client = new KE.EnvelopeClient({ keyring: rawKeyring() });
+    const size = 64 << 20;
+    const inD = new Digest(), outD = new Digest();
+    let at = 0;
+    const source = new ReadableStream({
+      pull(c) {
+        if (at >= size) { c.close(); return; }
+        const piece = gen(11, 1 << 20, at);
+        inD.update(piece);
+        at += piece.length;
+        c.enqueue(piece);
+      },
+    });
+    const reader = client.decryptStream(client.encryptStream(source)).getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      outD.update(value);
+    }
+    assert.equal(outD.hex(), inD.hex());
+  });
+
+  test('tampering is AUTHENTICATION_FAILED and the one-shot decrypt returns nothing', async () => {
+    for (const backend of ['webcrypto', 'rust']) {
+      const client = new KE.EnvelopeClient({ keyring: rawKeyring(), frameLength: 100, backend, suite: 0x0478 });
+      const { ciphertext } = await client.encrypt(gen(1, 1000));
+      for (const at of [ciphertext.length - 1, ciphertext.length - 300, 300]) {
+        const bad = ciphertext.slice();
+        bad[at] ^= 0x80;
+        assertEnvelopeError(await rejection(client.decrypt(bad)), 'AUTHENTICATION_FAILED', `${backend} byte ${at}`);
+      }
+    }
+  });
+
+  test('parseHeader reads the header without keys and reports it unauthenticated', async () => {
+    const client = new KE.EnvelopeClient({ keyring: rawKeyring(), frameLength: 777 });
+    const { ciphertext, header } = await client.encrypt(gen(1, 10), { encryptionContext: { who: 'me' } });
+    const h = KE.parseHeader(ciphertext);
+    assert.equal(h.messageId, header.messageId);
+    assert.equal(h.frameLength, 777);
+    assert.equal(h.authenticated, false);
+    assert.equal(h.encryptionContext.who, 'me');
+    assert.deepEqual(h.encryptedDataKeys.map((e) => e.providerId), ['pkg-tests']);
+    assertEnvelopeError(throwsSync(() => KE.parseHeader(new Uint8Array([0x99, 1, 2, 3]))), 'MALFORMED_MESSAGE');
+    assertEnvelopeError(throwsSync(() => KE.parseHeader('nope')), 'INVALID_ARGUMENT');
+  });
+
+  test('commitmentPolicy and maxEncryptedDataKeys are enforced on decrypt', async () => {
+    const a = rawKeyring(1, 'a'), b = rawKeyring(2, 'b'), c = rawKeyring(3, 'c');
+    const multi = new KE.MultiKeyring({ generator: a, children: [b, c] });
+    const { ciphertext } = await new KE.EnvelopeClient({ keyring: multi }).encrypt(gen(1, 10));
+    assertEnvelopeError(await rejection(new KE.EnvelopeClient({ keyring: a, maxEncryptedDataKeys: 2 }).decrypt(ciphertext)),
+      'TOO_MANY_ENCRYPTED_DATA_KEYS');
+    assert.equal((await new KE.EnvelopeClient({ keyring: c, maxEncryptedDataKeys: 3 }).decrypt(ciphertext)).plaintext.length, 10);
+    // Only committing suites exist here, so FORBID_ENCRYPT cannot encrypt, but still decrypts.
+    const forbid = new KE.EnvelopeClient({ keyring: c, commitmentPolicy: 'FORBID_ENCRYPT_ALLOW_DECRYPT' });
+    assertEnvelopeError(await rejection(forbid.encrypt(gen(1, 10))), 'COMMITMENT_POLICY');
+    assert.equal((await forbid.decrypt(ciphertext)).plaintext.length, 10);
+  });
+});
+
+describe('KMS keyring from Node (global fetch) against the dev KMS on loopback', () => {
+  let kms, signed, bearer, keyArn, signedArn, hang;
+  before(async () => {
+    [kms, signed, bearer, hang] = await Promise.all([
+      startDevKms({ seed: ['node-tests'] }),
+      startDevKms({ seed: ['node-signed'], flags: ['--access-key', 'AKIDPKGTESTS:pkg-tests-secret:pkg-tests-token'] }),
+      startDevKms({ seed: ['node-bearer'], flags: ['--bearer-token', 'pkg-tests-bearer'] }),
+      hangingServer(),
+    ]);
+    keyArn = await kms.keyArn('node-tests');
+    const sig = { accessKeyId: 'AKIDPKGTESTS', secretAccessKey: 'pkg-tests-secret', sessionToken: 'pkg-tests-token' };
+    const probe = new KE.KmsKeyring({ endpoint: signed.url, region: 'us-east-1', generatorKeyId: 'alias/node-signed', credentials: sig });
+    const { ciphertext } = await new KE.EnvelopeClient({ keyring: probe }).encrypt(new Uint8Array(1));
+    signedArn = KE.parseHeader(ciphertext).encryptedDataKeys[0].providerInfo;
+  });
+  after(async () => {
+    await Promise.all([kms?.stop(), signed?.stop(), bearer?.stop(), hang?.close()]);
+  });
+
+  test('encrypt and decrypt through GenerateDataKey/Decrypt, binding the encryption context', async () => {
+    const keyring = new KE.KmsKeyring({ endpoint: kms.url, region: 'us-east-1', generatorKeyId: keyArn });
+    const client = new KE.EnvelopeClient({ keyring });
+    const pt = gen(5, 100_000);
+    const { ciphertext } = await client.encrypt(pt, { encryptionContext: { tenant: 'node' } });
+    assert.ok(equalBytes((await client.decrypt(ciphertext)).plaintext, pt));
+    const m = client.metrics();
+    assert.deepEqual([m.kmsCalls, m.kmsSuccesses, m.kmsFailures], [2, 2, 0]);
+    assert.equal(typeof m.kmsMeanLatencyMs, 'number');
+    const audit = (await kms.audit(20)).filter((a) => a.key_arn === keyArn && a.operation !== 'DescribeKey');
+    assert.deepEqual(audit.map((a) => a.operation), ['GenerateDataKey', 'Decrypt']);
+    for (const a of audit) assert.equal(a.encryption_context?.tenant, 'node', JSON.stringify(a));
+    assert.equal(audit[0].auth, 'none', 'proxy mode sends no Authorization header');
+  });
+
+  test('SigV4 with static credentials and with an async credentials function (called per request)', async () => {
+    let calls = 0;
+    const creds = async () => {
+      calls++;
+      return { accessKeyId: 'AKIDPKGTESTS', secretAccessKey: 'pkg-tests-secret', sessionToken: 'pkg-tests-token' };
+    };
+    for (const credentials of [{ accessKeyId: 'AKIDPKGTESTS', secretAccessKey: 'pkg-tests-secret', sessionToken: 'pkg-tests-token' }, creds]) {
+      const keyring = new KE.KmsKeyring({ endpoint: signed.url, region: 'us-east-1', generatorKeyId: signedArn, credentials });
+      const client = new KE.EnvelopeClient({ keyring });
+      const { ciphertext } = await client.encrypt(gen(1, 1000));
+      assert.equal((await client.decrypt(ciphertext)).plaintext.length, 1000);
+    }
+    // This server accepts only valid signatures (the next test shows a wrong secret is refused).
+    assert.equal(calls, 2, 'the credentials function runs before each request');
+  });
+
+  test('a wrong secret is KMS_ACCESS_DENIED, recorded in errorsByCode, with no secret in the message', async () => {
+    const keyring = new KE.KmsKeyring({
+      endpoint: signed.url, region: 'us-east-1', generatorKeyId: signedArn, retry: { maxAttempts: 1 },
+      credentials: { accessKeyId: 'AKIDPKGTESTS', secretAccessKey: 'wrong-secret-value', sessionToken: 'pkg-tests-token' },
+    });
+    const client = new KE.EnvelopeClient({ keyring });
+    const e = await rejection(client.encrypt(gen(1, 10)));
+    assertEnvelopeError(e, 'KMS_ACCESS_DENIED');
+    assert.ok(!e.message.includes('wrong-secret-value') && !e.stack.includes('wrong-secret-value'));
+    assert.equal(client.metrics().errorsByCode.KMS_ACCESS_DENIED, 1);
+    // A credentials function that throws is also an access failure, not a crash.
+    const broken = new KE.EnvelopeClient({ keyring: new KE.KmsKeyring({ endpoint: signed.url, region: 'us-east-1', generatorKeyId: signedArn, credentials: () => { throw new Error('no creds'); } }) });
+    assertEnvelopeError(await rejection(broken.encrypt(gen(1, 10))), 'KMS_ACCESS_DENIED');
+  });
+
+  test('proxy mode sends the configured headers (bearer token)', async () => {
+    const arn = (await bearer.call('DescribeKey', { KeyId: 'alias/node-bearer' }, { authorization: 'Bearer pkg-tests-bearer' })).json.KeyMetadata.Arn;
+    const good = new KE.EnvelopeClient({ keyring: new KE.KmsKeyring({ endpoint: bearer.url, region: 'us-east-1', generatorKeyId: arn, headers: { Authorization: 'Bearer pkg-tests-bearer' } }) });
+    const { ciphertext } = await good.encrypt(gen(1, 10));
+    assert.equal((await good.decrypt(ciphertext)).plaintext.length, 10);
+    const bad = new KE.EnvelopeClient({ keyring: new KE.KmsKeyring({ endpoint: bearer.url, region: 'us-east-1', generatorKeyId: arn, headers: { Authorization: 'Bearer nope' }, retry: { maxAttempts: 1 } }) });
+    // The only key's KMS refused: its error comes through (not a generic NO_DECRYPTABLE_KEY).
+    assertEnvelopeError(await rejection(bad.decrypt(ciphertext)), 'KMS_ACCESS_DENIED', 'decrypt');
+    assertEnvelopeError(await rejection(bad.encrypt(gen(1, 10))), 'KMS_ACCESS_DENIED', 'encrypt');
+  });
+
+  test('a KMS that never answers is KMS_TIMEOUT after timeoutMs, not a hang', async () => {
+    const client = new KE.EnvelopeClient({ keyring: new KE.KmsKeyring({ endpoint: hang.url, region: 'us-east-1', generatorKeyId: keyArn, timeoutMs: 300, retry: { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 10 } }) });
+    const t0 = Date.now();
+    assertEnvelopeError(await rejection(client.encrypt(gen(1, 10))), 'KMS_TIMEOUT');
+    console.log(`# KMS_TIMEOUT after ${Date.now() - t0} ms (timeoutMs 300, 2 attempts)`);
+    assert.equal(client.metrics().kmsFailures >= 1, true);
+  });
+
+  test('a refused connection is KMS_NETWORK', async () => {
+    const url = await closedPortUrl();
+    const client = new KE.EnvelopeClient({ keyring: new KE.KmsKeyring({ endpoint: url, region: 'us-east-1', generatorKeyId: keyArn, retry: { maxAttempts: 1 } }) });
+    assertEnvelopeError(await rejection(client.encrypt(gen(1, 10))), 'KMS_NETWORK');
+  });
+
+  // Known bug (reported): the signal is checked only between steps; it is not passed to the KMS
+  // keyring's fetch, so an abort during a KMS request waits for timeoutMs and ends KMS_TIMEOUT.
+  test('aborting while a KMS request hangs rejects with ABORTED before the KMS timeout', {
+    todo: 'bug: AbortSignal does not cancel an in-flight KMS request (src/wasm/client.rs + src/kms/fetch.rs)',
+  }, async () => {
+    const client = new KE.EnvelopeClient({ keyring: new KE.KmsKeyring({ endpoint: hang.url, region: 'us-east-1', generatorKeyId: keyArn, timeoutMs: 5000, retry: { maxAttempts: 1 } }) });
+    const ac = new AbortController();
+    const t0 = Date.now();
+    setTimeout(() => ac.abort(), 200);
+    const e = await rejection(client.encrypt(gen(1, 10), { signal: ac.signal }));
+    const ms = Date.now() - t0;
+    console.log(`# abort during a hanging KMS call settled after ${ms} ms with ${e.code}`);
+    assertEnvelopeError(e, 'ABORTED');
+    assert.ok(ms < 4000, `settled after ${ms} ms (timeoutMs 5000)`);
+  });
+
+  test('discovery with a filter for another account makes no KMS call and finds no key', async () => {
+    const { ciphertext } = await new KE.EnvelopeClient({ keyring: new KE.KmsKeyring({ endpoint: kms.url, region: 'us-east-1', generatorKeyId: keyArn }) }).encrypt(gen(1, 10));
+    const filtered = new KE.EnvelopeClient({ keyring: new KE.KmsKeyring({ endpoint: kms.url, region: 'us-east-1', discovery: true, discoveryFilter: { accountIds: ['999999999999'] } }) });
+    assertEnvelopeError(await rejection(filtered.decrypt(ciphertext)), 'NO_DECRYPTABLE_KEY');
+    assert.equal(filtered.metrics().kmsCalls, 0);
+    const mine = new KE.EnvelopeClient({ keyring: new KE.KmsKeyring({ endpoint: kms.url, region: 'us-east-1', discovery: true, discoveryFilter: { accountIds: [kms.account] } }) });
+    assert.equal((await mine.decrypt(ciphertext)).plaintext.length, 10);
+  });
+});
