@@ -13,7 +13,7 @@ use super::error::{from_js, invalid, to_js};
 use super::header_to_js;
 use super::keyrings::lookup;
 use super::options as opt;
-use super::session::{Abort, Backend, DecryptSession, EncryptSession};
+use super::session::{Abort, Backend, DecryptSession, EncryptSession, Session};
 use crate::client::{Client, EncryptOptions};
 use crate::format::{EncryptionContext, MAX_FRAME_LENGTH};
 use crate::kms::Metrics;
@@ -228,7 +228,8 @@ impl EnvelopeClient {
         let call = call_options(&options, true)?;
         let (client, backend) = (self.client.clone(), self.backend);
         let state: Rc<RefCell<Option<EncryptSession>>> = Rc::new(RefCell::new(None));
-        let progress_fn = call.on_progress.clone();
+        let on_progress = call.on_progress.clone();
+        // The keyrings run in `start`, which the TransformStream awaits before any chunk.
         let start = {
             let state = state.clone();
             move |controller: JsValue| -> Promise {
@@ -248,30 +249,7 @@ impl EnvelopeClient {
                 })
             }
         };
-        let transform = {
-            let state = state.clone();
-            move |chunk: JsValue, controller: JsValue| -> Promise {
-                let (state, progress_fn) = (state.clone(), progress_fn.clone());
-                future_to_promise(async move {
-                    let chunk = opt::as_uint8array(&chunk, "stream chunk")?;
-                    let mut s = state.borrow_mut().take().ok_or_else(closed)?;
-                    let mut sink = enqueue(&controller);
-                    let r = s.push(&chunk, &mut sink).await;
-                    progress(&progress_fn, s.processed, None);
-                    *state.borrow_mut() = Some(s);
-                    r.map(|()| JsValue::UNDEFINED)
-                })
-            }
-        };
-        let flush = move |controller: JsValue| -> Promise {
-            let state = state.clone();
-            future_to_promise(async move {
-                let mut s = state.borrow_mut().take().ok_or_else(closed)?;
-                let mut sink = enqueue(&controller);
-                s.finish(&mut sink).await.map(|()| JsValue::UNDEFINED)
-            })
-        };
-        pipe(&readable, start, transform, flush)
+        pipe(&readable, start, state, on_progress)
     }
 
     /// A `ReadableStream` of plaintext for a `ReadableStream` of ciphertext. Frames are
@@ -289,33 +267,13 @@ impl EnvelopeClient {
             self.backend,
             call.abort.clone(),
         )?;
-        let state = Rc::new(RefCell::new(Some(session)));
-        let progress_fn = call.on_progress.clone();
         let start = |_controller: JsValue| -> Promise { Promise::resolve(&JsValue::UNDEFINED) };
-        let transform = {
-            let state = state.clone();
-            move |chunk: JsValue, controller: JsValue| -> Promise {
-                let (state, progress_fn) = (state.clone(), progress_fn.clone());
-                future_to_promise(async move {
-                    let chunk = opt::as_uint8array(&chunk, "stream chunk")?;
-                    let mut s = state.borrow_mut().take().ok_or_else(closed)?;
-                    let mut sink = enqueue(&controller);
-                    let r = s.push(&chunk, &mut sink).await;
-                    progress(&progress_fn, s.processed, None);
-                    *state.borrow_mut() = Some(s);
-                    r.map(|()| JsValue::UNDEFINED)
-                })
-            }
-        };
-        let flush = move |controller: JsValue| -> Promise {
-            let state = state.clone();
-            future_to_promise(async move {
-                let mut s = state.borrow_mut().take().ok_or_else(closed)?;
-                let mut sink = enqueue(&controller);
-                s.finish(&mut sink).await.map(|()| JsValue::UNDEFINED)
-            })
-        };
-        pipe(&readable, start, transform, flush)
+        pipe(
+            &readable,
+            start,
+            Rc::new(RefCell::new(Some(session))),
+            call.on_progress,
+        )
     }
 
     /// Encrypt a `Blob` (e.g. a `File`) into a `Blob`, streaming.
@@ -417,16 +375,41 @@ fn enqueue(controller: &JsValue) -> impl FnMut(Uint8Array) + use<> {
     }
 }
 
-/// `readable.pipeThrough(new TransformStream({ start, transform, flush }))`.
-fn pipe(
+/// `readable.pipeThrough(new TransformStream({ start, transform, flush }))` driving the session
+/// in `state` (put there by `start` at the latest). The session is taken out of its cell while
+/// a step runs, so no borrow is held across an await.
+fn pipe<S: Session + 'static>(
     readable: &JsValue,
     start: impl FnMut(JsValue) -> Promise + 'static,
-    transform: impl FnMut(JsValue, JsValue) -> Promise + 'static,
-    flush: impl FnMut(JsValue) -> Promise + 'static,
+    state: Rc<RefCell<Option<S>>>,
+    on_progress: Option<Function>,
 ) -> Result<JsValue, JsValue> {
     let pipe_through: Function = Reflect::get(readable, &"pipeThrough".into())?
         .dyn_into()
         .map_err(|_| invalid("readable", "must be a ReadableStream"))?;
+    let transform = {
+        let state = state.clone();
+        move |chunk: JsValue, controller: JsValue| -> Promise {
+            let (state, on_progress) = (state.clone(), on_progress.clone());
+            future_to_promise(async move {
+                let chunk = opt::as_uint8array(&chunk, "stream chunk")?;
+                let mut s = state.borrow_mut().take().ok_or_else(closed)?;
+                let r = s.push(&chunk, &mut enqueue(&controller)).await;
+                progress(&on_progress, s.processed(), None);
+                *state.borrow_mut() = Some(s);
+                r.map(|()| JsValue::UNDEFINED)
+            })
+        }
+    };
+    let flush = move |controller: JsValue| -> Promise {
+        let state = state.clone();
+        future_to_promise(async move {
+            let mut s = state.borrow_mut().take().ok_or_else(closed)?;
+            s.finish(&mut enqueue(&controller))
+                .await
+                .map(|()| JsValue::UNDEFINED)
+        })
+    };
     let transformer = Object::new();
     // The closures live as long as the stream: the TransformStream holds them.
     let start = Closure::<dyn FnMut(JsValue) -> Promise>::new(start).into_js_value();

@@ -148,6 +148,40 @@ fn gcm_params(iv: &[u8], aad: &[u8]) -> Object {
 /// Where produced bytes go, in order.
 pub type Sink<'a> = &'a mut dyn FnMut(Uint8Array);
 
+/// What a stream transform drives: encrypt and decrypt sessions alike.
+pub trait Session {
+    /// Process one more input chunk.
+    async fn push(&mut self, chunk: &Uint8Array, sink: Sink<'_>) -> Result<(), JsValue>;
+    /// End of input.
+    async fn finish(&mut self, sink: Sink<'_>) -> Result<(), JsValue>;
+    /// Input bytes processed so far.
+    fn processed(&self) -> f64;
+}
+
+impl Session for EncryptSession {
+    async fn push(&mut self, chunk: &Uint8Array, sink: Sink<'_>) -> Result<(), JsValue> {
+        EncryptSession::push(self, chunk, sink).await
+    }
+    async fn finish(&mut self, sink: Sink<'_>) -> Result<(), JsValue> {
+        EncryptSession::finish(self, sink).await
+    }
+    fn processed(&self) -> f64 {
+        self.processed
+    }
+}
+
+impl Session for DecryptSession {
+    async fn push(&mut self, chunk: &Uint8Array, sink: Sink<'_>) -> Result<(), JsValue> {
+        DecryptSession::push(self, chunk, sink).await
+    }
+    async fn finish(&mut self, sink: Sink<'_>) -> Result<(), JsValue> {
+        DecryptSession::finish(self, sink).await
+    }
+    fn processed(&self) -> f64 {
+        self.processed
+    }
+}
+
 /// One message being encrypted.
 pub struct EncryptSession {
     enc: Encryptor,
