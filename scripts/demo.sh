@@ -2,8 +2,9 @@
 # The main job: build what the demo needs, start the dev KMS with a seeded key, serve the demo
 # page (www/ + pkg/web) on 127.0.0.1, print the URL, and stay in the foreground until Ctrl-C.
 #
-# Usage: bash scripts/demo.sh [--check]
-#   --check   start everything, check the page, package, config and KMS answer, then stop (exit 0/1)
+# Usage: bash scripts/demo.sh [--check | --build-only]
+#   --check       start everything, check the page, package, config and KMS answer, then stop (exit 0/1)
+#   --build-only  build what the demo needs (pkg/web, the dev KMS) and exit
 # Environment:
 #   KMS_PORT=4599  WEB_PORT=8080   ports on 127.0.0.1 (0 = any free port)
 #   DEMO_DATA_DIR=.kms-dev-data    the dev KMS's keys and audit log (kept between runs)
@@ -17,11 +18,12 @@ cd "$ROOT"
 # shellcheck source=setup.sh
 source scripts/setup.sh
 
-CHECK=0
+CHECK=0; BUILD_ONLY=0
 for arg in "$@"; do
   case "$arg" in
     --check) CHECK=1 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --build-only) BUILD_ONLY=1 ;;
+    -h|--help) sed -n "2,13p" "$0" | sed "s/^# \{0,1\}//"; exit 0 ;;
     *) echo "demo.sh: unknown argument $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -38,9 +40,11 @@ die() { printf '\033[1;31mdemo: %s\033[0m\n' "$*" >&2; exit 1; }
 port_busy() { # port_busy PORT: something already accepts connections on 127.0.0.1:PORT
   [ "$1" != 0 ] && (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
-for p in "KMS_PORT:$KMS_PORT" "WEB_PORT:$WEB_PORT"; do
-  port_busy "${p#*:}" && die "port ${p#*:} on 127.0.0.1 is in use. Stop what runs there, or pick another: ${p%%:*}=<port> bash scripts/demo.sh (0 = any free port)"
-done
+if [ "$BUILD_ONLY" = 0 ]; then
+  for p in "KMS_PORT:$KMS_PORT" "WEB_PORT:$WEB_PORT"; do
+    port_busy "${p#*:}" && die "port ${p#*:} on 127.0.0.1 is in use. Stop what runs there, or pick another: ${p%%:*}=<port> bash scripts/demo.sh (0 = any free port)"
+  done
+fi
 
 # 1. Build (idempotent: each step is quick when nothing changed).
 if [ "${DEMO_SKIP_BUILD:-0}" != 1 ]; then
@@ -56,6 +60,7 @@ if [ "${DEMO_SKIP_BUILD:-0}" != 1 ]; then
   log "building the dev KMS (cargo build --release --bin kms-dev-server)"
   cargo build --quiet --release --bin kms-dev-server
 fi
+[ "$BUILD_ONLY" = 1 ] && { log "demo build ready ($(elapsed) s)"; exit 0; }
 [ -x "$DEVKMS" ] || die "$DEVKMS is missing (run without DEMO_SKIP_BUILD)"
 [ -f "$PKG/kms_envelope_bg.wasm" ] || die "$PKG is missing (run without DEMO_SKIP_BUILD)"
 command -v python3 >/dev/null || die "python3 is needed for the static server"

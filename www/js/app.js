@@ -513,7 +513,7 @@ function renderHeader() {
       row("Size", `${formatBytes(file.size)} · header ${formatBytes(hd.headerLength)}`),
       row("Suite", h("span", {}, h("code", { text: `0x${hd.suiteId.toString(16).padStart(4, "0")}` }), " ", SUITES[hd.suiteId] || hd.suiteName)),
       row("Message ID", h("code", { class: "wrap", text: hd.messageId })),
-      row("Format", `v${hd.version}, ${hd.contentType}${hd.contentType === "framed" ? `, ${formatBytes(hd.frameLength)} frames` : ""}${signed ? ", signed" : ""}`),
+      row("Format", `v${hd.version}, ${hd.contentType}${hd.contentType === "framed" ? `, ${hd.frameLength % 1024 === 0 ? `${hd.frameLength / 1024} KiB` : `${hd.frameLength} B`} frames` : ""}${signed ? ", signed" : ""}`),
       row("Encryption context", ctx.length ? h("ul", { class: "ctx-chips" }, ctx.map(([k, v]) => h("li", {}, h("span", { class: "k", text: k }), h("span", { class: "v", text: v })))) : h("span", { class: "muted", text: "none" })),
       row("Keys that can unwrap it", h("ul", { class: "edks" }, edks)),
     ),
