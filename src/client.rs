@@ -19,7 +19,8 @@ use crate::suite::{AlgorithmSuite, CommitmentPolicy};
 #[derive(Clone)]
 pub struct Client {
     keyring: Arc<dyn Keyring>,
-    suite: AlgorithmSuite,
+    /// The suite chosen with [`Client::with_suite`]; otherwise the policy's default.
+    suite: Option<AlgorithmSuite>,
     frame_length: u32,
     commitment_policy: CommitmentPolicy,
     limits: Limits,
@@ -30,7 +31,7 @@ pub struct Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("suite", &self.suite)
+            .field("suite", &self.suite())
             .field("frame_length", &self.frame_length)
             .field("commitment_policy", &self.commitment_policy)
             .field("limits", &self.limits)
@@ -65,7 +66,7 @@ impl Client {
     pub fn new(keyring: Arc<dyn Keyring>) -> Self {
         Client {
             keyring,
-            suite: AlgorithmSuite::DEFAULT,
+            suite: None,
             frame_length: DEFAULT_FRAME_LENGTH,
             commitment_policy: CommitmentPolicy::default(),
             limits: Limits::default(),
@@ -84,17 +85,18 @@ impl Client {
         self
     }
 
-    /// Choose the suite to encrypt with (0x0478 or 0x0578).
+    /// Choose the suite to encrypt with: 0x0478 or 0x0578 — or, under
+    /// `FORBID_ENCRYPT_ALLOW_DECRYPT` only, a legacy non-committing suite for readers that
+    /// predate key commitment (all but 0x0214, whose P-256 signing is not implemented).
     ///
     /// # Errors
-    /// `UNSUPPORTED_SUITE` for suites kms-envelope does not write; `COMMITMENT_POLICY` when the
-    /// policy forbids it.
+    /// `UNSUPPORTED_SUITE` for 0x0214; `COMMITMENT_POLICY` when the policy forbids the suite.
     pub fn with_suite(mut self, suite: AlgorithmSuite) -> Result<Self> {
-        if !suite.is_committing() {
+        if suite == AlgorithmSuite::Aes128GcmHkdfSha256EcdsaP256 {
             return Err(Error::UnsupportedSuite(suite.id()));
         }
         self.commitment_policy.check_encrypt(suite)?;
-        self.suite = suite;
+        self.suite = Some(suite);
         Ok(self)
     }
 
@@ -154,9 +156,16 @@ impl Client {
         self
     }
 
-    /// The configured suite.
+    /// The suite encryption uses: the chosen one, else 0x0578 — or 0x0378 under
+    /// `FORBID_ENCRYPT_ALLOW_DECRYPT`, as the Python and JS SDKs do.
     pub fn suite(&self) -> AlgorithmSuite {
-        self.suite
+        match (self.suite, self.commitment_policy) {
+            (Some(s), _) => s,
+            (None, CommitmentPolicy::ForbidEncryptAllowDecrypt) => {
+                AlgorithmSuite::Aes256GcmHkdfSha384EcdsaP384
+            }
+            (None, _) => AlgorithmSuite::DEFAULT,
+        }
     }
 
     /// The configured frame length.
@@ -193,7 +202,7 @@ impl Client {
         options: &EncryptOptions,
         plaintext_len: Option<u64>,
     ) -> Result<Encryptor> {
-        let suite = self.suite;
+        let suite = self.suite();
         self.commitment_policy.check_encrypt(suite)?;
         options.context.validate_caller()?;
         if let Some(k) = options

@@ -603,7 +603,7 @@ fn commitment_policy_on_decrypt() {
         assert_eq!(std::fs::read(&out).unwrap(), expected);
     }
     std::fs::remove_file(&out).unwrap();
-    // Encrypting under forbid-allow would need a non-committing suite, which we never write.
+    // forbid-allow with a committing suite asked for explicitly is refused.
     let input = t.input.clone();
     t.refuse(
         &[
@@ -616,6 +616,8 @@ fn commitment_policy_on_decrypt() {
             &raw,
             "--commitment-policy",
             "forbid-allow",
+            "--suite",
+            "0578",
         ],
         "COMMITMENT_POLICY",
     );
@@ -1137,10 +1139,11 @@ fn non_committing_suite_is_refused_for_encryption() {
         "0578-no",
         "AES_256_GCM_IV12_TAG16_HKDF_SHA256",
     ] {
+        // The default policy (require-require) forbids writing non-committing suites.
         let code = if suite == "0578-no" {
             "INVALID_ARGUMENT"
         } else {
-            "UNSUPPORTED_SUITE"
+            "COMMITMENT_POLICY"
         };
         t.refuse(
             &[
@@ -1157,6 +1160,23 @@ fn non_committing_suite_is_refused_for_encryption() {
             code,
         );
     }
+    // P-256 signing (0x0214) is not implemented, whatever the policy.
+    t.refuse(
+        &[
+            "encrypt",
+            "--in",
+            s(&input),
+            "--out",
+            s(&out),
+            "--raw-aes",
+            &raw,
+            "--commitment-policy",
+            "forbid-allow",
+            "--suite",
+            "0214",
+        ],
+        "UNSUPPORTED_SUITE",
+    );
     // A suite id that does not exist at all.
     t.refuse(
         &[
@@ -1555,5 +1575,78 @@ fn decrypt_accepts_every_message_encrypt_writes() {
             String::from_utf8_lossy(&dec.stderr)
         );
         assert_eq!(std::fs::read(&out).unwrap(), t.pt);
+    }
+}
+
+#[test]
+fn forbid_allow_writes_legacy_suites_that_require_allow_reads() {
+    let t = Setup::new("legacy-suite");
+    let raw = t.raw1();
+    for (suite, expect) in [
+        (None, "0x0378"),
+        (Some("0178"), "0x0178"),
+        (Some("0346"), "0x0346"),
+    ] {
+        let ct = t.dir.path("legacy.bin");
+        let mut args = vec![
+            "encrypt",
+            "--in",
+            s(&t.input),
+            "--out",
+            s(&ct),
+            "--raw-aes",
+            &raw,
+            "--commitment-policy",
+            "forbid-allow",
+        ];
+        if let Some(suite) = suite {
+            args.extend(["--suite", suite]);
+        }
+        let enc = run(&args, None);
+        assert!(
+            enc.status.success(),
+            "{suite:?}: {}",
+            String::from_utf8_lossy(&enc.stderr)
+        );
+        let inspect = run(&["inspect", "--in", s(&ct)], None);
+        assert!(
+            String::from_utf8_lossy(&inspect.stdout).contains(expect),
+            "{suite:?}"
+        );
+        // The default policy refuses to read it; require-allow reads it.
+        let back = t.dir.path("legacy.out");
+        let refused = run(
+            &[
+                "decrypt",
+                "--in",
+                s(&ct),
+                "--out",
+                s(&back),
+                "--raw-aes",
+                &raw,
+            ],
+            None,
+        );
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("COMMITMENT_POLICY"));
+        let dec = run(
+            &[
+                "decrypt",
+                "--in",
+                s(&ct),
+                "--out",
+                s(&back),
+                "--raw-aes",
+                &raw,
+                "--commitment-policy",
+                "require-allow",
+            ],
+            None,
+        );
+        assert!(
+            dec.status.success(),
+            "{}",
+            String::from_utf8_lossy(&dec.stderr)
+        );
+        assert_eq!(std::fs::read(&back).unwrap(), t.pt);
     }
 }

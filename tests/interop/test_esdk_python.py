@@ -143,6 +143,29 @@ def test_ours_decrypts_in_python(cli, keys, tmp_path, suite, frame_length, kind)
     assert h["encryption_context"] == header.encryption_context
 
 
+@pytest.mark.parametrize("suite", [None, "0178", "0346"])
+def test_ours_legacy_suites_under_forbid_allow_decrypt_in_python(cli, keys, tmp_path, suite):
+    # forbid-allow writes non-committing suites (0x0378 by default, like Python and JS) for
+    # readers that predate key commitment.
+    pt = plaintext(9000)
+    src = tmp_path / "plain.bin"
+    src.write_bytes(pt)
+    ct_path = tmp_path / "ct.bin"
+    extra = ["--suite", suite] if suite else []
+    cli(
+        "encrypt", "--in", src, "--out", ct_path, "--raw-aes", keys["key-1"],
+        "--commitment-policy", "forbid-allow", "--frame-length", 4096, *extra,
+        *context_args(CONTEXT),
+    )
+    client = aws_encryption_sdk.EncryptionSDKClient(
+        commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT
+    )
+    got, header = client.decrypt(source=ct_path.read_bytes(), key_provider=master_key("key-1", KEY_1))
+    assert got == pt
+    assert header.algorithm.algorithm_id == int(suite or "0378", 16)
+    assert CONTEXT.items() <= header.encryption_context.items()
+
+
 def test_ours_with_the_wrong_key_is_refused_by_python(cli, keys, tmp_path):
     src = tmp_path / "plain.bin"
     src.write_bytes(b"secret")
