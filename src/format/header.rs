@@ -163,14 +163,18 @@ fn put_u16_prefixed(out: &mut Vec<u8>, bytes: &[u8]) -> Result<()> {
 /// # Errors
 /// `MALFORMED_MESSAGE`, `UNSUPPORTED_SUITE`, `TOO_MANY_ENCRYPTED_DATA_KEYS`, `LIMIT_EXCEEDED`.
 pub fn parse_header(buf: &[u8], limits: &Limits) -> Result<Progress<ParsedHeader>> {
-    match parse_inner(buf, limits) {
+    // The parser never sees a byte past the size limit: a field that crosses it reads as
+    // "need more", refused below. So a complete header and one arriving in pieces meet the
+    // same checks in the same order (no content check of a field the limit already excludes).
+    let view = &buf[..buf.len().min(limits.max_header_size)];
+    match parse_inner(view, limits) {
         Ok(h) => {
             let consumed = h.raw.len();
             Ok(Progress::Done { value: h, consumed })
         }
         Err(Step::Need(n)) => {
             // Whatever else happens, a header longer than the limit is refused.
-            if buf.len().saturating_add(n) > limits.max_header_size {
+            if view.len().saturating_add(n) > limits.max_header_size {
                 return Err(Error::LimitExceeded(format!(
                     "header is larger than the {}-byte limit",
                     limits.max_header_size
@@ -258,16 +262,6 @@ fn parse_inner(buf: &[u8], limits: &Limits) -> std::result::Result<ParsedHeader,
             provider_info,
             ciphertext,
         });
-        if r.position() > limits.max_header_size {
-            break; // the length check below reports it
-        }
-    }
-    if r.position() > limits.max_header_size {
-        return Err(Error::LimitExceeded(format!(
-            "header is larger than the {}-byte limit",
-            limits.max_header_size
-        ))
-        .into());
     }
     let content_type = match r.u8()? {
         1 => ContentType::NonFramed,
@@ -309,15 +303,6 @@ fn parse_inner(buf: &[u8], limits: &Limits) -> std::result::Result<ParsedHeader,
         header_iv = r.array()?;
     }
     let header_tag = r.array()?;
-    // The whole header, not only up to its EDKs: a complete header must obey the same limit
-    // as one that arrives in pieces (the NeedMore path in `parse_header`).
-    if r.position() > limits.max_header_size {
-        return Err(Error::LimitExceeded(format!(
-            "header is larger than the {}-byte limit",
-            limits.max_header_size
-        ))
-        .into());
-    }
     let raw = buf[..r.position()].to_vec();
     Ok(ParsedHeader {
         body: HeaderBody {
