@@ -478,6 +478,39 @@ fn header_size_limit_is_exact_in_every_chunking() {
     }
 }
 
+#[test]
+fn a_field_crossing_the_header_limit_is_a_limit_error_whatever_its_content() {
+    let _g = serial();
+    // Found by fuzz/stream_decrypt: a provider id that is not UTF-8 and runs past
+    // max_header_size read MALFORMED_MESSAGE one-shot (all bytes present, content checked)
+    // but LIMIT_EXCEEDED streamed (refused by size before its bytes arrived).
+    let ct = message(UNSIGNED, 4096, PLAINTEXT);
+    let o = offsets(&ct);
+    let id_at = o.edk_lens[0][0] + 2;
+    let id_len = u16_at(&ct, o.edk_lens[0][0]);
+    let mut bad = ct.clone();
+    bad[id_at..id_at + id_len].fill(0xFF);
+    let limits = Limits {
+        max_header_size: id_at + id_len / 2,
+        ..Limits::default()
+    };
+    assert_hostile(
+        "non-UTF-8 provider id across max_header_size",
+        &bad,
+        &limits,
+        LIMIT,
+        0,
+    );
+    // Inside the limit the content is what is wrong.
+    assert_hostile(
+        "non-UTF-8 provider id",
+        &bad,
+        &Limits::default(),
+        MALFORMED,
+        0,
+    );
+}
+
 /// A header of `edks` EDKs whose provider info and ciphertext are 65535 bytes each: about
 /// 128 KiB per EDK. Not authentic (nothing gets that far).
 fn fat_header(edks: u16) -> Vec<u8> {
