@@ -33,7 +33,19 @@ struct Call {
     on_progress: Option<Function>,
 }
 
-fn call_options(options: &JsValue, encrypt: bool) -> Result<Call, JsValue> {
+#[wasm_bindgen]
+extern "C" {
+    /// Options of `encrypt`, `encryptStream` and `encryptBlob` (optional in TypeScript).
+    #[wasm_bindgen(typescript_type = "EncryptOptions")]
+    pub type EncryptOptionsJs;
+    /// Options of `decrypt`, `decryptStream` and `decryptBlob` (optional in TypeScript).
+    #[wasm_bindgen(typescript_type = "DecryptOptions")]
+    pub type DecryptOptionsJs;
+}
+
+fn call_options(options: Option<impl Into<JsValue>>, encrypt: bool) -> Result<Call, JsValue> {
+    let options = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
+    let options = &options;
     let mut call = Call {
         options: EncryptOptions::default(),
         reproduced: EncryptionContext::new(),
@@ -147,12 +159,12 @@ impl EnvelopeClient {
     pub fn encrypt(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Uint8Array")] data: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "EncryptOptions | undefined")] options: JsValue,
+        options: Option<EncryptOptionsJs>,
     ) -> Promise {
         let (client, backend) = (self.client.clone(), self.backend);
         future_to_promise(async move {
             let data = opt::as_uint8array(&data, "data")?;
-            let call = call_options(&options, true)?;
+            let call = call_options(options, true)?;
             let mut pieces = Vec::new();
             let mut sink = |p: Uint8Array| pieces.push(p);
             let mut s = EncryptSession::start(
@@ -187,12 +199,12 @@ impl EnvelopeClient {
     pub fn decrypt(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Uint8Array")] data: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "DecryptOptions | undefined")] options: JsValue,
+        options: Option<DecryptOptionsJs>,
     ) -> Promise {
         let (client, backend) = (self.client.clone(), self.backend);
         future_to_promise(async move {
             let data = opt::as_uint8array(&data, "data")?;
-            let call = call_options(&options, false)?;
+            let call = call_options(options, false)?;
             let mut pieces = Vec::new();
             let mut sink = |p: Uint8Array| pieces.push(p);
             let mut s =
@@ -223,9 +235,9 @@ impl EnvelopeClient {
     pub fn encrypt_stream(
         &self,
         #[wasm_bindgen(unchecked_param_type = "ReadableStream<Uint8Array>")] readable: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "EncryptOptions | undefined")] options: JsValue,
+        options: Option<EncryptOptionsJs>,
     ) -> Result<JsValue, JsValue> {
-        let call = call_options(&options, true)?;
+        let call = call_options(options, true)?;
         let (client, backend) = (self.client.clone(), self.backend);
         let state: Rc<RefCell<Option<EncryptSession>>> = Rc::new(RefCell::new(None));
         let on_progress = call.on_progress.clone();
@@ -258,9 +270,9 @@ impl EnvelopeClient {
     pub fn decrypt_stream(
         &self,
         #[wasm_bindgen(unchecked_param_type = "ReadableStream<Uint8Array>")] readable: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "DecryptOptions | undefined")] options: JsValue,
+        options: Option<DecryptOptionsJs>,
     ) -> Result<JsValue, JsValue> {
-        let call = call_options(&options, false)?;
+        let call = call_options(options, false)?;
         let session = DecryptSession::new(
             &self.client,
             &call.reproduced,
@@ -281,7 +293,7 @@ impl EnvelopeClient {
     pub fn encrypt_blob(
         &self,
         blob: web_sys::Blob,
-        #[wasm_bindgen(unchecked_param_type = "EncryptOptions | undefined")] options: JsValue,
+        options: Option<EncryptOptionsJs>,
     ) -> Result<Promise, JsValue> {
         let out = self.encrypt_stream(blob.stream().into(), options)?;
         to_blob(&out)
@@ -292,7 +304,7 @@ impl EnvelopeClient {
     pub fn decrypt_blob(
         &self,
         blob: web_sys::Blob,
-        #[wasm_bindgen(unchecked_param_type = "DecryptOptions | undefined")] options: JsValue,
+        options: Option<DecryptOptionsJs>,
     ) -> Result<Promise, JsValue> {
         let out = self.decrypt_stream(blob.stream().into(), options)?;
         to_blob(&out)
