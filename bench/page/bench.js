@@ -1,0 +1,571 @@
+// The in-page half of the benchmark (bench/run.mjs is the other). Everything is measured in
+// this one page load: raw WebCrypto, kms-envelope (both backends, both suites, two frame
+// lengths, one-shot and streaming), the official @aws-crypto/client-browser, the raw aes-gcm
+// crate in wasm, a 1 GiB streamed case and KMS round trips. Timings are medians of `runs`
+// runs after a warm-up; between runs the page forces a GC. Memory is the renderer's RSS, read
+// by run.mjs through `benchMem` (a Playwright binding): 'reset' clears the high-water mark and
+// returns the current RSS, 'peak' returns the high-water mark since.
+
+import init, { EnvelopeClient, RawAesKeyring, KmsKeyring } from "/pkg/web/kms_envelope.js";
+
+const MiB = 1 << 20;
+const CONTEXT = { purpose: "benchmark", department: "perf" };
+const WRAPPING_KEY = new Uint8Array(32).fill(0x5a);
+const SUITES = {
+  0x0478: "AES_256_GCM_HKDF_SHA512_COMMIT_KEY",
+  0x0578: "AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384",
+};
+const STREAM_CHUNK = 64 * 1024; // what File.stream() hands out in Chromium
+
+const log = (...a) => {
+  console.log("[bench]", ...a);
+  const el = document.getElementById("log");
+  if (el) el.textContent = a.join(" ");
+};
+const gc = () => globalThis.gc?.();
+const tick = () => new Promise((r) => setTimeout(r, 0));
+const mem = async (what) => (globalThis.benchMem ? globalThis.benchMem(what) : null);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+let wasm; // kms-envelope's wasm exports (for its memory size)
+let rawAes; // the raw aes-gcm crate's exports
+const plaintexts = new Map(); // size → Uint8Array
+
+/** Deterministic pseudo-random bytes (xorshift32), fast enough for 1 GiB of chunks. */
+function fill(u8, seed = 0x9e3779b9) {
+  const words = new Uint32Array(u8.buffer, u8.byteOffset, u8.byteLength >>> 2);
+  let x = seed | 0;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    words[i] = x;
+  }
+  return u8;
+}
+
+function equal(a, b) {
+  if (a.byteLength !== b.byteLength) return false;
+  if (a.byteOffset % 4 === 0 && b.byteOffset % 4 === 0) {
+    const n = a.byteLength >>> 2;
+    const wa = new Int32Array(a.buffer, a.byteOffset, n);
+    const wb = new Int32Array(b.buffer, b.byteOffset, n);
+    for (let i = 0; i < n; i++) if (wa[i] !== wb[i]) return false;
+    for (let i = n * 4; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function concat(parts) {
+  let n = 0;
+  for (const p of parts) n += p.byteLength;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p instanceof Uint8Array ? p : new Uint8Array(p), at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+/** A stream of views of `data`, `chunk` bytes at a time (pulled on demand). */
+function sourceOf(data, chunk = STREAM_CHUNK) {
+  let at = 0;
+  return new ReadableStream(
+    {
+      pull(c) {
+        if (at >= data.byteLength) return c.close();
+        const end = Math.min(at + chunk, data.byteLength);
+        c.enqueue(data.subarray(at, end));
+        at = end;
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** A stream of `total` fresh bytes in fresh 64 KiB buffers, as a file would arrive. */
+function generated(total, pattern) {
+  let at = 0;
+  return new ReadableStream(
+    {
+      pull(c) {
+        if (at >= total) return c.close();
+        const n = Math.min(STREAM_CHUNK, total - at);
+        const off = at % pattern.byteLength;
+        const take = Math.min(n, pattern.byteLength - off);
+        const buf = new Uint8Array(n);
+        buf.set(pattern.subarray(off, off + take));
+        if (take < n) buf.set(pattern.subarray(0, n - take), take);
+        c.enqueue(buf);
+        at += n;
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** Drain a stream: count bytes, and keep the chunks when `keep`. */
+async function drain(stream, keep = false) {
+  const reader = stream.getReader();
+  const parts = keep ? [] : null;
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.byteLength;
+    if (keep) parts.push(value);
+  }
+  return { bytes: n, parts };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Contestants. Each case: { id, group, label, suite, frame, backend, api, sizes,
+//   encrypt(pt, check) → output, decrypt(ct, check) → output (contiguous when `check`),
+//   check(pt, out) → true when `out` (from decrypt with check) is `pt`,
+//   prepare?(dir, input) untimed before each run }.
+
+function webcryptoCeiling(window) {
+  let key;
+  const iv = (seq) => {
+    const b = new Uint8Array(12);
+    new DataView(b.buffer).setUint32(8, seq);
+    return b;
+  };
+  const aad = new Uint8Array(61).fill(7);
+  const FRAME = 64 * 1024;
+  async function pipeline(count, op) {
+    const out = new Array(count);
+    const inflight = [];
+    for (let i = 0; i < count; i++) {
+      inflight.push(op(i).then((r) => (out[i] = r)));
+      if (inflight.length >= window) await inflight.shift();
+    }
+    await Promise.all(inflight);
+    return out;
+  }
+  return {
+    async setup() {
+      key = await crypto.subtle.importKey("raw", new Uint8Array(32).fill(1), "AES-GCM", false, [
+        "encrypt",
+        "decrypt",
+      ]);
+    },
+    async encrypt(pt) {
+      const n = Math.ceil(pt.byteLength / FRAME);
+      return pipeline(n, (i) =>
+        crypto.subtle.encrypt(
+          { name: "AES-GCM", iv: iv(i + 1), additionalData: aad, tagLength: 128 },
+          key,
+          pt.subarray(i * FRAME, Math.min((i + 1) * FRAME, pt.byteLength)),
+        ),
+      );
+    },
+    async decrypt(sealed) {
+      return pipeline(sealed.length, (i) =>
+        crypto.subtle.decrypt(
+          { name: "AES-GCM", iv: iv(i + 1), additionalData: aad, tagLength: 128 },
+          key,
+          sealed[i],
+        ),
+      );
+    },
+    check: (pt, out) => equal(pt, concat(out)),
+  };
+}
+
+/** Not a contestant: what returning one new contiguous buffer costs here (allocate + write). */
+function freshBufferCase() {
+  return {
+    async encrypt(pt) {
+      const out = new Uint8Array(pt.byteLength);
+      out.set(pt);
+      return out;
+    },
+    async decrypt(pt) {
+      const out = new Uint8Array(pt.byteLength);
+      out.set(pt);
+      return out;
+    },
+    check: (pt, out) => equal(pt, out),
+    decryptInputIsPlaintext: true,
+  };
+}
+
+function envelopeCase({ suite, frame, backend, api }) {
+  const client = new EnvelopeClient({
+    keyring: new RawAesKeyring({ keyNamespace: "bench", keyName: "raw-aes", wrappingKey: WRAPPING_KEY }),
+    suite: SUITES[suite],
+    frameLength: frame,
+    backend,
+  });
+  if (api === "oneshot") {
+    return {
+      async encrypt(pt) {
+        return (await client.encrypt(pt, { encryptionContext: CONTEXT })).ciphertext;
+      },
+      async decrypt(ct) {
+        return (await client.decrypt(ct)).plaintext;
+      },
+      check: (pt, out) => equal(pt, out),
+      client,
+    };
+  }
+  // The sink keeps the chunks (no concat), as the WebCrypto ceiling keeps its results.
+  return {
+    async encrypt(pt, check) {
+      const r = await drain(client.encryptStream(sourceOf(pt), { encryptionContext: CONTEXT }), true);
+      return check ? concat(r.parts) : r.parts;
+    },
+    async decrypt(ct, check) {
+      const r = await drain(client.decryptStream(sourceOf(ct)), true);
+      return check ? concat(r.parts) : r.parts;
+    },
+    check: (pt, out) => equal(pt, out),
+    client,
+  };
+}
+
+function officialCase({ suite, frame }) {
+  const sdk = globalThis.AwsSdk;
+  const { encrypt, decrypt } = sdk.buildClient(sdk.CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
+  let keyring;
+  const options = { encryptionContext: CONTEXT };
+  if (suite) options.suiteId = suite;
+  if (frame) options.frameLength = frame;
+  return {
+    async setup() {
+      const wrappingSuite = sdk.RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING;
+      const masterKey = await sdk.RawAesKeyringWebCrypto.importCryptoKey(WRAPPING_KEY, wrappingSuite);
+      keyring = new sdk.RawAesKeyringWebCrypto({ keyNamespace: "bench", keyName: "raw-aes", masterKey, wrappingSuite });
+    },
+    async encrypt(pt) {
+      return (await encrypt(keyring, pt, options)).result;
+    },
+    async decrypt(ct) {
+      return (await decrypt(keyring, ct)).plaintext;
+    },
+    check: (pt, out) => equal(pt, out),
+  };
+}
+
+function rawAesCase(frame) {
+  let ptr = 0;
+  let cap = 0;
+  const view = (len) => new Uint8Array(rawAes.memory.buffer, ptr, len);
+  return {
+    // Untimed: put the input in wasm memory (plaintext to seal; for open, seal it first).
+    prepare(dir, input) {
+      if (cap < input.byteLength) {
+        ptr = rawAes.buffer(input.byteLength);
+        cap = input.byteLength;
+      }
+      view(input.byteLength).set(input);
+      if (dir === "decrypt" && rawAes.seal(input.byteLength, frame) === 0) throw new Error("raw seal failed");
+    },
+    async encrypt(pt) {
+      if (rawAes.seal(pt.byteLength, frame) === 0) throw new Error("raw seal failed");
+      return pt.byteLength;
+    },
+    async decrypt(input) {
+      if (rawAes.open(input.byteLength, frame) !== 1) throw new Error("raw open failed");
+      return view(input.byteLength);
+    },
+    check: (pt, out) => equal(pt, out),
+    // decrypt takes the plaintext (prepare seals it)
+    decryptInputIsPlaintext: true,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function buildCases(cfg) {
+  const cases = [];
+  const add = (c) => {
+    if (!cfg.only || new RegExp(cfg.only).test(c.id)) cases.push(c);
+  };
+  for (const window of [1, 8]) {
+    add({
+      id: `webcrypto-w${window}`,
+      group: "ceiling",
+      label: `WebCrypto AES-256-GCM, 64 KiB calls, ${window === 1 ? "one at a time" : `${window} in flight`}`,
+      frame: 65536,
+      sizes: cfg.sizes,
+      make: () => webcryptoCeiling(window),
+    });
+  }
+  add({
+    id: "fresh-buffer",
+    group: "floor",
+    label: "(reference) copy into a new buffer of the same size",
+    sizes: cfg.sizes,
+    make: freshBufferCase,
+  });
+  for (const suite of [0x0478, 0x0578]) {
+    for (const backend of ["webcrypto", "rust"]) {
+      for (const frame of [65536, 4096]) {
+        for (const api of ["oneshot", "stream"]) {
+          // The pure-Rust backend runs at ~60 MB/s: all its cases at the small size, and the
+          // default-frame one-shot cases at every size, keep the whole run bounded.
+          const sizes =
+            backend === "rust" && !(frame === 65536 && api === "oneshot") ? cfg.sizes.slice(0, 1) : cfg.sizes;
+          const hex = suite.toString(16).padStart(4, "0");
+          add({
+            id: `envelope-${hex}-${backend}-${frame === 65536 ? "64k" : "4k"}-${api}`,
+            group: "envelope",
+            label: `kms-envelope 0x${hex} ${backend} ${frame === 65536 ? "64 KiB" : "4 KiB"} ${api === "oneshot" ? "one-shot" : "stream"}`,
+            suite,
+            frame,
+            backend,
+            api,
+            sizes,
+            make: () => envelopeCase({ suite, frame, backend, api }),
+          });
+        }
+      }
+    }
+  }
+  for (const [suite, frame, label] of [
+    [null, null, "defaults (0x0578, 4 KiB)"],
+    [0x0478, 65536, "0x0478 64 KiB"],
+    [0x0578, 65536, "0x0578 64 KiB"],
+  ]) {
+    add({
+      id: `official-${suite ? suite.toString(16).padStart(4, "0") + "-64k" : "defaults"}`,
+      group: "official",
+      label: `@aws-crypto/client-browser ${label}`,
+      suite: suite ?? 0x0578,
+      frame: frame ?? 4096,
+      sizes: cfg.sizes,
+      make: () => officialCase({ suite, frame }),
+    });
+  }
+  add({
+    id: "rawaes-64k",
+    group: "rawaes",
+    label: "raw aes-gcm crate in wasm, 64 KiB frames, in place",
+    suite: 0x0478,
+    frame: 65536,
+    sizes: cfg.sizes.slice(0, 1),
+    make: () => rawAesCase(65536),
+  });
+  return cases;
+}
+
+async function measure(c, cfg) {
+  const impl = c.make();
+  await impl.setup?.();
+  const out = { id: c.id, group: c.group, label: c.label, suite: c.suite, frame: c.frame, backend: c.backend, api: c.api, results: [] };
+  const warm = plaintexts.get(cfg.sizes[0] * MiB);
+  // Warm-up at the smallest size, checking the round trip.
+  impl.prepare?.("encrypt", warm);
+  const warmCt = await impl.encrypt(warm, true);
+  const warmDecIn = impl.decryptInputIsPlaintext ? warm : warmCt;
+  impl.prepare?.("decrypt", warmDecIn);
+  const back = await impl.decrypt(warmDecIn, true);
+  if (!impl.check(warm, back)) throw new Error(`${c.id}: round trip mismatch`);
+  for (const sizeMiB of c.sizes) {
+    const pt = plaintexts.get(sizeMiB * MiB);
+    let ct = null;
+    for (const dir of ["encrypt", "decrypt"]) {
+      const input = dir === "encrypt" || impl.decryptInputIsPlaintext ? pt : ct;
+      const times = [];
+      let result = null;
+      let rssBase = null;
+      let peak = null;
+      if (cfg.profile) await mem("profile-start");
+      for (let i = 0; i < cfg.runs; i++) {
+        result = null;
+        impl.prepare?.(dir, input);
+        gc();
+        await tick();
+        if (i === 0) rssBase = await mem("reset");
+        const t0 = performance.now();
+        result = await impl[dir](input, false);
+        times.push(performance.now() - t0);
+      }
+      peak = await mem("peak");
+      if (cfg.profile) await mem("profile-stop");
+      if (dir === "encrypt") {
+        // Decrypt input: the last run's output (streaming cases: a one-shot message instead).
+        ct = impl.decryptInputIsPlaintext ? null : c.api === "stream" ? await c.cipher(pt) : result;
+      } else if (!impl.decryptInputIsPlaintext) {
+        const n = Array.isArray(result) ? result.reduce((a, p) => a + p.byteLength, 0) : result.byteLength;
+        if (n !== pt.byteLength) throw new Error(`${c.id}: decrypt produced ${n} bytes`);
+      }
+      const bytes = sizeMiB * MiB;
+      out.results.push({
+        dir,
+        sizeMiB,
+        times,
+        medianMs: median(times),
+        mbps: bytes / 1e6 / (median(times) / 1000),
+        minMbps: bytes / 1e6 / (Math.max(...times) / 1000),
+        maxMbps: bytes / 1e6 / (Math.min(...times) / 1000),
+        rssGrowth: rssBase != null && peak != null ? peak - rssBase : null,
+        wasmMemory: wasm.memory.buffer.byteLength,
+      });
+      log(`${c.id} ${dir} ${sizeMiB} MiB: ${out.results.at(-1).mbps.toFixed(0)} MB/s`);
+    }
+    ct = null;
+  }
+  return out;
+}
+
+async function oneGiB(cfg) {
+  const total = cfg.bigMiB * MiB;
+  const pattern = fill(new Uint8Array(4 * MiB), 12345);
+  const client = new EnvelopeClient({
+    keyring: new RawAesKeyring({ keyNamespace: "bench", keyName: "raw-aes", wrappingKey: WRAPPING_KEY }),
+  });
+  const rows = [];
+  for (const [id, label, run] of [
+    [
+      "stream-1g-encrypt",
+      `kms-envelope 0x0578 webcrypto 64 KiB stream: ${cfg.bigMiB} MiB encrypt → discard`,
+      async () => (await drain(client.encryptStream(generated(total, pattern), { encryptionContext: CONTEXT }))).bytes,
+    ],
+    [
+      "stream-1g-roundtrip",
+      `kms-envelope 0x0578 webcrypto 64 KiB stream: ${cfg.bigMiB} MiB encrypt → decrypt → discard`,
+      async () =>
+        (await drain(client.decryptStream(client.encryptStream(generated(total, pattern), { encryptionContext: CONTEXT }))))
+          .bytes,
+    ],
+  ]) {
+    const times = [];
+    gc();
+    await tick();
+    const rssBase = await mem("reset");
+    for (let i = 0; i < cfg.bigRuns; i++) {
+      gc();
+      await tick();
+      const t0 = performance.now();
+      const n = await run();
+      times.push(performance.now() - t0);
+      if (id === "stream-1g-roundtrip" && n !== total) throw new Error(`${id}: ${n} bytes back`);
+    }
+    const peak = await mem("peak");
+    rows.push({
+      id,
+      label,
+      sizeMiB: cfg.bigMiB,
+      times,
+      mbps: total / 1e6 / (median(times) / 1000),
+      minMbps: total / 1e6 / (Math.max(...times) / 1000),
+      maxMbps: total / 1e6 / (Math.min(...times) / 1000),
+      rssGrowth: rssBase != null && peak != null ? peak - rssBase : null,
+      wasmMemory: wasm.memory.buffer.byteLength,
+    });
+    log(`${id}: ${rows.at(-1).mbps.toFixed(0)} MB/s, peak RSS growth ${((peak - rssBase) / MiB).toFixed(1)} MiB`);
+  }
+  return rows;
+}
+
+/** KMS: per-operation latency and calls, cache off and on, against the loopback dev KMS. */
+async function kms(cfg) {
+  const { endpoint, keyArn, region, messages } = cfg.kms;
+  const data = fill(new Uint8Array(1024), 7);
+  const credentials = { accessKeyId: "AKIDBENCHMARK", secretAccessKey: "bench-secret" };
+  // The bare round trip: one GenerateDataKey by fetch, no SDK (the floor any SDK pays).
+  const rawRtt = [];
+  for (let i = 0; i < messages; i++) {
+    const t0 = performance.now();
+    const r = await fetch(endpoint, {
+      method: "POST",
+      headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": "TrentService.GenerateDataKey" },
+      body: JSON.stringify({ KeyId: keyArn, NumberOfBytes: 32, EncryptionContext: CONTEXT }),
+    });
+    await r.arrayBuffer();
+    rawRtt.push(performance.now() - t0);
+    if (!r.ok) throw new Error(`raw GenerateDataKey: HTTP ${r.status}`);
+  }
+  const rows = [];
+  for (const suite of [0x0478, 0x0578]) {
+    for (const cache of [false, true]) {
+      const keyring = new KmsKeyring({ endpoint, region, generatorKeyId: keyArn, credentials });
+      const options = { keyring, suite: SUITES[suite] };
+      if (cache) options.cache = { maxEntries: 16, maxAgeMs: 60000, maxMessagesPerKey: 1000 };
+      let client;
+      try {
+        client = new EnvelopeClient(options);
+      } catch (e) {
+        rows.push({ suite, cache, error: String(e.message || e) });
+        continue;
+      }
+      const row = { suite, cache, messages };
+      for (const dir of ["encrypt", "decrypt"]) {
+        const before = client.metrics();
+        const times = [];
+        const cts = row.cts || [];
+        for (let i = 0; i < messages; i++) {
+          const t0 = performance.now();
+          if (dir === "encrypt") cts.push((await client.encrypt(data, { encryptionContext: CONTEXT })).ciphertext);
+          else {
+            const pt = (await client.decrypt(cts[i])).plaintext;
+            if (!equal(pt, data)) throw new Error("KMS round trip mismatch");
+          }
+          times.push(performance.now() - t0);
+        }
+        row.cts = cts;
+        const after = client.metrics();
+        row[dir] = {
+          medianMs: median(times),
+          minMs: Math.min(...times),
+          maxMs: Math.max(...times),
+          kmsCallsPerOp: (after.kmsCalls - before.kmsCalls) / messages,
+          kmsMeanLatencyMs: after.kmsMeanLatencyMs,
+          cacheHits: after.cacheHits - before.cacheHits,
+        };
+      }
+      delete row.cts;
+      rows.push(row);
+      log(`kms 0x${suite.toString(16)} cache ${cache ? "on" : "off"}: encrypt ${row.encrypt.medianMs.toFixed(2)} ms, decrypt ${row.decrypt.medianMs.toFixed(2)} ms`);
+    }
+  }
+  return { rawRttMedianMs: median(rawRtt), rawRttMinMs: Math.min(...rawRtt), rawRttMaxMs: Math.max(...rawRtt), rows };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+window.benchSetup = async (cfg) => {
+  wasm = await init();
+  const bytes = await (await fetch("/bench/dist/aes_raw_bench.wasm")).arrayBuffer();
+  rawAes = (await WebAssembly.instantiate(bytes, {})).instance.exports;
+  for (const s of cfg.sizes) plaintexts.set(s * MiB, fill(new Uint8Array(s * MiB), 0x1234567 + s));
+  log("setup done");
+  return {
+    userAgent: navigator.userAgent,
+    hardwareConcurrency: navigator.hardwareConcurrency,
+    deviceMemory: navigator.deviceMemory ?? null,
+    crossOriginIsolated: globalThis.crossOriginIsolated,
+    gc: typeof globalThis.gc === "function",
+  };
+};
+
+window.runBench = async (cfg) => {
+  const cases = buildCases(cfg);
+  const out = { cases: [], big: [], kms: null };
+  for (const c of cases) {
+    // Streaming decrypt needs a message: the one-shot encrypt of the same configuration.
+    const shot = c.group === "envelope" ? envelopeCase({ ...c, api: "oneshot" }) : null;
+    c.cipher = shot ? (pt) => shot.encrypt(pt) : null;
+    log(`case ${c.id}`);
+    const t0 = performance.now();
+    out.cases.push(await measure(c, cfg));
+    out.cases.at(-1).wallSeconds = (performance.now() - t0) / 1000;
+    gc();
+  }
+  if (cfg.bigMiB > 0 && (!cfg.only || new RegExp(cfg.only).test("stream-1g"))) out.big = await oneGiB(cfg);
+  if (cfg.kms) out.kms = await kms(cfg);
+  return out;
+};
+
+window.benchReady = true;
+log("ready");

@@ -1,0 +1,451 @@
+#!/usr/bin/env node
+// Side-by-side benchmark driver: bundles the official SDK, serves the page on 127.0.0.1,
+// starts the dev KMS, runs bench/page/bench.js in headless Chromium (one page load), reads the
+// renderer's RSS from /proc, measures bundle sizes, and writes bench/RESULTS.md (+ results.json).
+// Run through scripts/bench.sh, which builds what this needs first.
+//
+//   node bench/run.mjs [--quick] [--only=REGEX] [--runs=N] [--sizes=64,256] [--big=1024]
+//                      [--no-kms] [--profile=REGEX] [--out=FILE] [--json=FILE]
+//
+// --quick: 64 MiB only, 3 runs, no 1 GiB case (for iterating; RESULTS.md wants the full run).
+// --profile=REGEX: record a Chromium CPU profile (CDP) of the matching cases and print the
+// functions with the most self time instead of writing RESULTS.md.
+
+import { spawn, execFileSync } from "node:child_process";
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import zlib from "node:zlib";
+import { fileURLToPath } from "node:url";
+
+import * as esbuild from "esbuild";
+import { chromium } from "playwright-core";
+
+const BENCH = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.dirname(BENCH);
+const DIST = path.join(BENCH, "dist");
+const MiB = 1 << 20;
+
+// ----- options ------------------------------------------------------------------------------
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(`--${name}`);
+const value = (name, dflt) => {
+  const a = argv.find((x) => x.startsWith(`--${name}=`));
+  return a ? a.slice(name.length + 3) : dflt;
+};
+const quick = flag("quick");
+const cfg = {
+  runs: Number(value("runs", quick ? 3 : 5)),
+  sizes: value("sizes", quick ? "64" : "64,256").split(",").map(Number),
+  bigMiB: Number(value("big", quick ? 0 : 1024)),
+  bigRuns: 3,
+  only: value("only", null),
+  kms: null,
+};
+const profile = value("profile", null);
+const outFile = value("out", path.join(BENCH, "RESULTS.md"));
+const jsonFile = value("json", path.join(BENCH, "results.json"));
+const chromiumPath = process.env.CHROMIUM || "/usr/bin/chromium";
+if (cfg.runs < 1 || cfg.sizes.some((s) => !(s > 0))) throw new Error("bad --runs or --sizes");
+
+const say = (...a) => console.error("==>", ...a);
+const loadavg = () => os.loadavg().map((x) => x.toFixed(2)).join(" ");
+const startLoad = loadavg();
+const startedAt = new Date();
+
+// ----- bundles ------------------------------------------------------------------------------
+fs.mkdirSync(DIST, { recursive: true });
+async function bundle(entry, outName, format) {
+  const outfile = path.join(DIST, outName);
+  await esbuild.build({
+    entryPoints: [path.join(BENCH, "entries", entry)],
+    bundle: true,
+    minify: true,
+    platform: "browser",
+    format,
+    target: "es2020",
+    outfile,
+    logLevel: "warning",
+    legalComments: "none",
+    inject: [path.join(BENCH, "entries", "buffer-shim.js")],
+  });
+  return outfile;
+}
+const sizeOf = (buf) => ({
+  raw: buf.length,
+  gzip: zlib.gzipSync(buf, { level: 9 }).length,
+  brotli: zlib.brotliCompressSync(buf, {
+    params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: buf.length },
+  }).length,
+});
+say("bundling @aws-crypto/client-browser with esbuild");
+await bundle("aws-sdk-page.js", "aws-sdk-page.js", "iife");
+const sdkMin = await bundle("aws-sdk-min.js", "aws-sdk-min.js", "esm");
+const sdkKms = await bundle("aws-sdk-kms.js", "aws-sdk-kms.js", "esm");
+// BENCH_PKG: serve another build of the package as /pkg/web (for A/B comparisons).
+const PKG = path.resolve(process.env.BENCH_PKG || path.join(ROOT, "pkg/web"));
+const pkgWasm = path.join(PKG, "kms_envelope_bg.wasm");
+const pkgJs = path.join(PKG, "kms_envelope.js");
+for (const f of [pkgWasm, pkgJs, path.join(DIST, "aes_raw_bench.wasm")]) {
+  if (!fs.existsSync(f)) throw new Error(`${f} is missing: run scripts/bench.sh (it builds it)`);
+}
+const ours = {
+  wasm: sizeOf(fs.readFileSync(pkgWasm)),
+  js: sizeOf(fs.readFileSync(pkgJs)),
+  // Both files compressed separately, as a server sends them.
+};
+ours.total = Object.fromEntries(["raw", "gzip", "brotli"].map((k) => [k, ours.wasm[k] + ours.js[k]]));
+const bundles = {
+  ours,
+  sdkMin: sizeOf(fs.readFileSync(sdkMin)),
+  sdkKms: sizeOf(fs.readFileSync(sdkKms)),
+  versions: JSON.parse(fs.readFileSync(path.join(BENCH, "node_modules/@aws-crypto/client-browser/package.json"))).version,
+};
+
+// ----- static server (127.0.0.1 only) -------------------------------------------------------
+const TYPES = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
+const ALLOWED = ["/bench/page/", "/bench/dist/", "/pkg/web/"];
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, "http://x");
+  const p = path.normalize(decodeURIComponent(url.pathname));
+  if (!ALLOWED.some((a) => p.startsWith(a)) || p.includes("..")) {
+    res.writeHead(404).end();
+    return;
+  }
+  const file = p.startsWith("/pkg/web/") ? path.join(PKG, p.slice("/pkg/web/".length)) : path.join(ROOT, p);
+  fs.readFile(file, (err, data) => {
+    if (err) return res.writeHead(404).end();
+    res.writeHead(200, { "content-type": TYPES[path.extname(file)] || "application/octet-stream", "cache-control": "no-store" });
+    res.end(data);
+  });
+});
+await new Promise((r) => server.listen(0, "127.0.0.1", r));
+const origin = `http://127.0.0.1:${server.address().port}`;
+
+// ----- dev KMS ------------------------------------------------------------------------------
+let kmsProc = null;
+let kmsDir = null;
+const messages = Number(value("kms-messages", 30));
+if (!flag("no-kms") && !profile) {
+  const bin = path.join(ROOT, "target/release/kms-dev-server");
+  if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: run scripts/bench.sh (it builds it)`);
+  kmsDir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-kms-"));
+  kmsProc = spawn(bin, ["--listen", "127.0.0.1:0", "--data-dir", kmsDir, "--seed-key", "bench"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const endpoint = await new Promise((resolve, reject) => {
+    let buf = "";
+    const timer = setTimeout(() => reject(new Error("kms-dev-server did not become ready")), 30000);
+    kmsProc.stdout.on("data", (d) => {
+      buf += d;
+      const m = buf.match(/kms-dev-server ready on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    kmsProc.on("exit", (c) => reject(new Error(`kms-dev-server exited (${c})`)));
+  });
+  const r = await fetch(endpoint, {
+    method: "POST",
+    headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": "TrentService.DescribeKey" },
+    body: JSON.stringify({ KeyId: "alias/bench" }),
+  });
+  const keyArn = (await r.json()).KeyMetadata.Arn;
+  cfg.kms = { endpoint, keyArn, region: "us-east-1", messages };
+}
+
+// ----- browser ------------------------------------------------------------------------------
+const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-chromium-"));
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--js-flags=--expose-gc",
+];
+const context = await chromium.launchPersistentContext(userDataDir, {
+  executablePath: chromiumPath,
+  headless: true,
+  args: ARGS,
+});
+const browser = context.browser();
+const page = context.pages()[0] ?? (await context.newPage());
+page.on("console", (m) => {
+  const t = m.text();
+  if (t.startsWith("[bench]")) say(t.slice(8));
+  else if (m.type() === "error" && !m.location()?.url?.endsWith("favicon.ico")) say("page error:", t);
+});
+page.on("pageerror", (e) => say("page exception:", e.message));
+
+const readStatus = (pid) => {
+  const s = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (k) => Number((s.match(new RegExp(`^${k}:\\s+(\\d+) kB`, "m")) || [])[1]) * 1024;
+  return { rss: kb("VmRSS"), hwm: kb("VmHWM") };
+};
+const renderers = () => {
+  const pids = [];
+  for (const d of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, "utf8");
+      if (cmd.includes("--type=renderer") && cmd.includes(userDataDir)) pids.push(Number(d));
+    } catch {}
+  }
+  return pids;
+};
+let rendererPid = null;
+let cdp = null;
+const profiles = [];
+await page.exposeFunction("benchMem", async (what) => {
+  if (rendererPid == null) return null;
+  if (what === "reset") {
+    fs.writeFileSync(`/proc/${rendererPid}/clear_refs`, "5"); // reset VmHWM to VmRSS
+    return readStatus(rendererPid).rss;
+  }
+  if (what === "peak") return readStatus(rendererPid).hwm;
+  if (what === "profile-start") {
+    await cdp.send("Profiler.enable");
+    await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
+    await cdp.send("Profiler.start");
+    return null;
+  }
+  if (what === "profile-stop") {
+    const { profile: p } = await cdp.send("Profiler.stop");
+    profiles.push(p);
+    return null;
+  }
+  return null;
+});
+
+await page.goto(`${origin}/bench/page/index.html`);
+await page.waitForFunction(() => window.benchReady === true, null, { timeout: 60000 });
+const pageFacts = await page.evaluate((c) => window.benchSetup(c), cfg);
+// The page's renderer: the one holding the inputs just allocated.
+const cands = renderers().map((pid) => ({ pid, ...readStatus(pid) }));
+cands.sort((a, b) => b.rss - a.rss);
+rendererPid = cands[0]?.pid ?? null;
+say(`renderer pid ${rendererPid} (RSS ${(cands[0]?.rss / MiB).toFixed(0)} MiB of ${cands.length} renderer(s))`);
+
+if (profile) {
+  cdp = await context.newCDPSession(page);
+  cfg.only = profile;
+  cfg.profile = true;
+  cfg.kms = null;
+  cfg.bigMiB = 0;
+}
+const t0 = Date.now();
+const results = await page.evaluate((c) => window.runBench(c), cfg);
+const wallSeconds = (Date.now() - t0) / 1000;
+const browserVersion = browser?.version() ?? "";
+await context.close();
+server.close();
+if (kmsProc) kmsProc.kill("SIGTERM");
+for (const d of [userDataDir, kmsDir]) if (d) fs.rmSync(d, { recursive: true, force: true });
+
+if (profile) {
+  summariseProfiles(profiles);
+  process.exit(0);
+}
+
+// ----- report -------------------------------------------------------------------------------
+const endLoad = loadavg();
+const sh = (cmd, args) => {
+  try {
+    return execFileSync(cmd, args, { cwd: ROOT, encoding: "utf8" }).trim();
+  } catch {
+    return "?";
+  }
+};
+const cpu = (fs.readFileSync("/proc/cpuinfo", "utf8").match(/^model name\s*:\s*(.*)$/m) || [])[1] || "?";
+const flags = fs.readFileSync("/proc/cpuinfo", "utf8").match(/^flags\s*:\s*(.*)$/m)?.[1].split(" ") ?? [];
+const facts = {
+  date: startedAt.toISOString(),
+  commit: sh("git", ["rev-parse", "--short", "HEAD"]) + (sh("git", ["status", "--porcelain", "--", "src", "Cargo.toml", "bench", "scripts"]) ? " (+ uncommitted changes)" : ""),
+  package: path.relative(ROOT, PKG),
+  cpu: `${cpu} × ${os.cpus().length} (AES-NI: ${flags.includes("aes") ? "yes" : "no"}, AVX2: ${flags.includes("avx2") ? "yes" : "no"})`,
+  memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+  kernel: `${os.type()} ${os.release()}`,
+  load: `${startLoad} at start, ${endLoad} at end (1/5/15 min)`,
+  chromium: browserVersion,
+  node: process.version,
+  rustc: sh("rustc", ["--version"]),
+  runs: `${cfg.runs} timed runs after a warm-up, median [min–max]; sizes ${cfg.sizes.join(", ")} MiB; wall ${wallSeconds.toFixed(0)} s`,
+};
+
+const byId = Object.fromEntries(results.cases.map((c) => [c.id, c]));
+const get = (id, dir, size) => byId[id]?.results.find((r) => r.dir === dir && r.sizeMiB === size);
+// The ceiling: the faster of the WebCrypto variants, per direction and size.
+const ceiling = (dir, size) => {
+  const rs = ["webcrypto-w1", "webcrypto-w8"].map((id) => get(id, dir, size)).filter(Boolean);
+  return rs.length ? Math.max(...rs.map((r) => r.mbps)) : null;
+};
+// The official SDK at the same suite and frame length, when measured.
+const officialFor = (c) => {
+  if (c.group !== "envelope" && c.group !== "rawaes") return null;
+  if (c.frame === 4096 && c.suite === 0x0578) return "official-defaults";
+  if (c.frame === 65536 && c.suite === 0x0478) return "official-0478-64k";
+  if (c.frame === 65536 && c.suite === 0x0578) return "official-0578-64k";
+  return null;
+};
+const fmt = (x, d = 0) => (x == null || !isFinite(x) ? "–" : x.toFixed(d));
+const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : "–");
+const mib = (b) => (b == null ? "–" : `${(b / MiB).toFixed(0)}`);
+
+const lines = [];
+const P = (s = "") => lines.push(s);
+P("# Benchmark results");
+P();
+P("Generated by `bash scripts/bench.sh` (bench/run.mjs); do not edit by hand. Noise is expected on");
+P("a shared machine: medians with [min–max] over the timed runs. MB/s = 10^6 bytes of plaintext");
+P("per second. Ratios divide medians from this same run: **× ceiling** by the faster raw WebCrypto");
+P("variant, **× SDK** by `@aws-crypto/client-browser` at the same suite and frame length.");
+P("**ΔRSS** is the renderer's peak RSS growth over the timed runs (VmHWM − VmRSS at the start, in MiB;");
+P("inputs already allocated, so it counts the output and working memory).");
+P();
+P("## Machine");
+P();
+for (const [k, v] of Object.entries(facts)) P(`- **${k}**: ${v}`);
+P();
+P("## Throughput and memory");
+P();
+P("| case | MiB | encrypt MB/s | × ceiling | × SDK | ΔRSS | decrypt MB/s | × ceiling | × SDK | ΔRSS |");
+P("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+for (const c of results.cases) {
+  for (const size of [...new Set(c.results.map((r) => r.sizeMiB))]) {
+    const e = c.results.find((r) => r.dir === "encrypt" && r.sizeMiB === size);
+    const d = c.results.find((r) => r.dir === "decrypt" && r.sizeMiB === size);
+    const off = officialFor(c);
+    const cell = (r) => (r ? `${fmt(r.mbps)} [${fmt(r.minMbps)}–${fmt(r.maxMbps)}]` : "–");
+    const cRatio = (r, dir) => (c.group === "ceiling" || c.group === "floor" ? "–" : ratio(r?.mbps, ceiling(dir, size)));
+    const sRatio = (r, dir) => (off ? ratio(r?.mbps, get(off, dir, size)?.mbps) : "–");
+    P(
+      `| ${c.label} | ${size} | ${cell(e)} | ${cRatio(e, "encrypt")} | ${sRatio(e, "encrypt")} | ${mib(e?.rssGrowth)} | ${cell(d)} | ${cRatio(d, "decrypt")} | ${sRatio(d, "decrypt")} | ${mib(d?.rssGrowth)} |`,
+    );
+  }
+}
+for (const b of results.big) {
+  P(`| ${b.label} | ${b.sizeMiB} | ${fmt(b.mbps)} [${fmt(b.minMbps)}–${fmt(b.maxMbps)}] | – | – | ${mib(b.rssGrowth)} | | | | |`);
+}
+P();
+if (results.big.length) {
+  P(`The ${cfg.bigMiB} MiB rows: ${cfg.bigRuns} runs, the source makes fresh 64 KiB buffers as a file stream would, the`);
+  P("sink counts and drops what it gets. The official SDK cannot stream in the browser: it needs the whole");
+  P("plaintext and the whole ciphertext in memory at once.");
+  P();
+}
+P("## Bundle size (bytes)");
+P();
+P("| bundle | raw | gzip -9 | brotli 11 |");
+P("| --- | ---: | ---: | ---: |");
+P(`| kms-envelope wasm (pkg/web/kms_envelope_bg.wasm) | ${ours.wasm.raw} | ${ours.wasm.gzip} | ${ours.wasm.brotli} |`);
+P(`| kms-envelope JS glue (pkg/web/kms_envelope.js) | ${ours.js.raw} | ${ours.js.gzip} | ${ours.js.brotli} |`);
+P(`| **kms-envelope total** (raw AES + KMS client + SigV4 + P-384) | **${ours.total.raw}** | **${ours.total.gzip}** | **${ours.total.brotli}** |`);
+P(`| @aws-crypto/client-browser ${bundles.versions}, raw AES encrypt/decrypt (esbuild, minified) | ${bundles.sdkMin.raw} | ${bundles.sdkMin.gzip} | ${bundles.sdkMin.brotli} |`);
+P(`| @aws-crypto/client-browser ${bundles.versions}, raw AES + KMS keyring + @aws-sdk/client-kms | ${bundles.sdkKms.raw} | ${bundles.sdkKms.gzip} | ${bundles.sdkKms.brotli} |`);
+P();
+P("The official bundles need the `buffer` npm polyfill (its ASN.1 code calls `require(\"buffer\")`); it is");
+P("included, as any browser build of it must.");
+P();
+if (results.kms) {
+  const k = results.kms;
+  P("## KMS (loopback dev KMS, 1 KiB messages)");
+  P();
+  P(`Bare GenerateDataKey round trip by \`fetch\` (no SDK): ${fmt(k.rawRttMedianMs, 2)} ms [${fmt(k.rawRttMinMs, 2)}–${fmt(k.rawRttMaxMs, 2)}].`);
+  P("*Added* is the operation's median minus that bare round trip (with the cache on, an operation");
+  P("usually makes no call at all, so it is simply the operation's own time).");
+  P();
+  P("| suite | cache | encrypt ms | KMS calls / encrypt | added ms | decrypt ms | KMS calls / decrypt | added ms | mean KMS call ms |");
+  P("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const r of k.rows) {
+    const hex = `0x${r.suite.toString(16).padStart(4, "0")}`;
+    if (r.error) {
+      P(`| ${hex} | ${r.cache ? "on" : "off"} | ${r.error} | | | | | | |`);
+      continue;
+    }
+    const added = (x) => fmt(x.kmsCallsPerOp >= 0.5 ? x.medianMs - k.rawRttMedianMs : x.medianMs, 2);
+    P(
+      `| ${hex} | ${r.cache ? "on" : "off"} | ${fmt(r.encrypt.medianMs, 2)} [${fmt(r.encrypt.minMs, 2)}–${fmt(r.encrypt.maxMs, 2)}] | ${fmt(r.encrypt.kmsCallsPerOp, 3)} | ${added(r.encrypt)} | ${fmt(r.decrypt.medianMs, 2)} [${fmt(r.decrypt.minMs, 2)}–${fmt(r.decrypt.maxMs, 2)}] | ${fmt(r.decrypt.kmsCallsPerOp, 3)} | ${added(r.decrypt)} | ${fmt(r.decrypt.kmsMeanLatencyMs, 2)} |`,
+    );
+  }
+  P();
+  P(`${cfg.kms.messages} messages per row, one at a time; the cache (EnvelopeClient \`cache\` option) allows 1000`);
+  P("messages per data key. Signed suites pay a P-384 key generation and signature per encrypt.");
+  P();
+}
+// Targets.
+const T = [];
+const size = Math.max(...cfg.sizes);
+const tgt = (name, ok, detail) => T.push(`| ${name} | ${ok == null ? "n/a" : ok ? "met" : "**missed**"} | ${detail} |`);
+const val = (id, dir, s = size) => get(id, dir, s)?.mbps;
+for (const dir of ["encrypt", "decrypt"]) {
+  const best = Math.max(...["oneshot", "stream"].map((a) => val(`envelope-0478-webcrypto-64k-${a}`, dir) ?? 0));
+  const r = best / ceiling(dir, size);
+  tgt(`0x0478 ≥ 0.8× ceiling (${dir}, ${size} MiB)`, isFinite(r) ? r >= 0.8 : null, `${fmt(r, 2)}× (${fmt(best)} vs ${fmt(ceiling(dir, size))} MB/s)`);
+}
+for (const dir of ["encrypt", "decrypt"]) {
+  const best = Math.max(...["oneshot", "stream"].map((a) => val(`envelope-0578-webcrypto-64k-${a}`, dir) ?? 0));
+  const r = best / ceiling(dir, size);
+  const sdk = val("official-defaults", dir);
+  const rs = best / sdk;
+  tgt(`0x0578 ≥ 0.5× ceiling (${dir})`, isFinite(r) ? r >= 0.5 : null, `${fmt(r, 2)}× (${fmt(best)} vs ${fmt(ceiling(dir, size))} MB/s)`);
+  tgt(`0x0578 ≥ 4× SDK defaults (${dir})`, isFinite(rs) ? rs >= 4 : null, `${fmt(rs, 2)}× (${fmt(best)} vs ${fmt(sdk)} MB/s)`);
+}
+for (const [ours_, off, label] of [
+  ["envelope-0478-webcrypto-64k-oneshot", "official-0478-64k", "0x0478 64 KiB"],
+  ["envelope-0578-webcrypto-64k-oneshot", "official-0578-64k", "0x0578 64 KiB"],
+  ["envelope-0578-webcrypto-4k-oneshot", "official-defaults", "0x0578 4 KiB"],
+]) {
+  for (const dir of ["encrypt", "decrypt"]) {
+    const r = val(ours_, dir) / val(off, dir);
+    tgt(`≥ 2× SDK at ${label} (${dir})`, isFinite(r) ? r >= 2 : null, `${fmt(r, 2)}× (${fmt(val(ours_, dir))} vs ${fmt(val(off, dir))} MB/s)`);
+  }
+}
+const rt = results.big.find((b) => b.id === "stream-1g-roundtrip");
+const en = results.big.find((b) => b.id === "stream-1g-encrypt");
+if (rt || en) {
+  const worst = Math.max(rt?.rssGrowth ?? 0, en?.rssGrowth ?? 0);
+  tgt(`${cfg.bigMiB} MiB streamed, peak growth ≤ 64 MiB`, worst <= 64 * MiB, `${mib(en?.rssGrowth)} MiB (encrypt), ${mib(rt?.rssGrowth)} MiB (encrypt → decrypt)`);
+}
+const small = cfg.sizes[0];
+for (const dir of ["encrypt", "decrypt"]) {
+  const ours2 = val("envelope-0478-rust-64k-oneshot", dir, small);
+  const raw = val("rawaes-64k", dir, small);
+  tgt(`pure-Rust ≥ 0.9× raw aes-gcm in wasm (${dir}, ${small} MiB)`, isFinite(ours2 / raw) ? ours2 / raw >= 0.9 : null, `${fmt(ours2 / raw, 2)}× (${fmt(ours2)} vs ${fmt(raw)} MB/s)`);
+}
+tgt("wasm + glue ≤ 150 KB gzip", ours.total.gzip <= 150000, `${(ours.total.gzip / 1000).toFixed(1)} KB gzip (${(ours.total.brotli / 1000).toFixed(1)} KB brotli)`);
+P("## Targets (from this run)");
+P();
+P("| target | status | measured |");
+P("| --- | --- | --- |");
+for (const t of T) P(t);
+P();
+fs.writeFileSync(outFile, lines.join("\n"));
+fs.writeFileSync(jsonFile, JSON.stringify({ facts, cfg: { ...cfg, kms: cfg.kms && { messages: cfg.kms.messages } }, bundles, results }, null, 1));
+console.log(lines.join("\n"));
+say(`wrote ${path.relative(process.cwd(), outFile)} and ${path.relative(process.cwd(), jsonFile)}`);
+
+function summariseProfiles(ps) {
+  const self = new Map();
+  let total = 0;
+  for (const p of ps) {
+    const byId = new Map(p.nodes.map((n) => [n.id, n]));
+    const dt = new Map();
+    for (let i = 0; i < p.samples.length; i++) dt.set(p.samples[i], (dt.get(p.samples[i]) || 0) + (p.timeDeltas[i] || 0));
+    for (const [id, us] of dt) {
+      const n = byId.get(id);
+      const f = n.callFrame;
+      const key = `${f.functionName || "(anonymous)"} ${f.url ? path.basename(f.url) : ""}:${f.lineNumber}`;
+      self.set(key, (self.get(key) || 0) + us);
+      total += us;
+    }
+  }
+  const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 40);
+  console.log(`self time, ${(total / 1000).toFixed(0)} ms sampled`);
+  for (const [k, us] of top) console.log(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(7)} ms  ${k}`);
+}
