@@ -483,10 +483,16 @@ describe('KMS keyring from the page (dev KMS on loopback)', () => {
       assert.equal(x.metrics.kmsSuccesses, 2);
       assert.equal(x.metrics.kmsFailures, 0);
     }
-    const audit = await kms.audit(100);
-    const ops = audit.filter((a) => a.key_arn === keyArn).map((a) => a.operation);
+    const audit = (await kms.audit(100)).filter((a) => a.key_arn === keyArn);
+    const ops = audit.map((a) => a.operation);
     assert.ok(ops.filter((o) => o === 'GenerateDataKey').length >= 2, JSON.stringify(ops));
     assert.ok(ops.filter((o) => o === 'Decrypt').length >= 4, JSON.stringify(ops));
+    // The encryption context went to KMS with every call; no Authorization header in proxy mode.
+    for (const a of audit.filter((x) => x.operation !== 'DescribeKey')) {
+      assert.equal(a.encryption_context?.app, 'browser', JSON.stringify(a));
+      assert.equal(a.auth, 'none');
+      assert.equal(a.outcome, 'ok');
+    }
   });
 
   pageTest('a message for one KMS key is NO_DECRYPTABLE_KEY for a strict keyring on another key', async () => {

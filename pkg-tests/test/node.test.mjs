@@ -178,9 +178,14 @@ describe('round trips in Node', () => {
     assertEnvelopeError(await rejection(new KE.EnvelopeClient({ keyring: a, maxEncryptedDataKeys: 2 }).decrypt(ciphertext)),
       'TOO_MANY_ENCRYPTED_DATA_KEYS');
     assert.equal((await new KE.EnvelopeClient({ keyring: c, maxEncryptedDataKeys: 3 }).decrypt(ciphertext)).plaintext.length, 10);
-    // Only committing suites exist here, so FORBID_ENCRYPT cannot encrypt, but still decrypts.
+    // FORBID_ENCRYPT writes a legacy non-committing suite (0x0378 by default, as the ESDKs do),
+    // which REQUIRE_DECRYPT refuses and ALLOW_DECRYPT reads; it still reads committing messages.
     const forbid = new KE.EnvelopeClient({ keyring: c, commitmentPolicy: 'FORBID_ENCRYPT_ALLOW_DECRYPT' });
-    assertEnvelopeError(await rejection(forbid.encrypt(gen(1, 10))), 'COMMITMENT_POLICY');
+    const legacy = await forbid.encrypt(gen(1, 10));
+    assert.equal(legacy.header.suiteId, 0x0378);
+    assertEnvelopeError(await rejection(new KE.EnvelopeClient({ keyring: c }).decrypt(legacy.ciphertext)), 'COMMITMENT_POLICY');
+    const allow = new KE.EnvelopeClient({ keyring: c, commitmentPolicy: 'REQUIRE_ENCRYPT_ALLOW_DECRYPT' });
+    assert.equal((await allow.decrypt(legacy.ciphertext)).plaintext.length, 10);
     assert.equal((await forbid.decrypt(ciphertext)).plaintext.length, 10);
   });
 });

@@ -1,6 +1,6 @@
 // The `web` target inside a dedicated module Worker (no window): one-shot, streams, blobs,
 // the KMS keyring over fetch, errors; and a message made in the worker opens in the page.
-import { test, before, after } from 'node:test';
+import { test as nodeTest, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { serve } from '../lib/server.mjs';
 import { launch, openPage } from '../lib/browser.mjs';
@@ -22,6 +22,15 @@ after(async () => {
 });
 
 const inWorker = (op, args) => page.evaluate(([op, args]) => window.inWorker(op, args), [op, args]);
+
+/** Every test here also fails on a console error or uncaught exception in the page or worker. */
+function test(name, fn) {
+  nodeTest(name, { timeout: 120000 }, async () => {
+    page.problems.length = 0;
+    await fn();
+    assert.deepEqual(page.problems, [], 'the page or worker reported errors');
+  });
+}
 
 test('the worker has no window and no document, but has crypto.subtle', async () => {
   assert.deepEqual(await inWorker('environment'), { hasWindow: false, hasDocument: false, hasSubtle: true });

@@ -80,8 +80,8 @@ export async function usage(file: File, bytes: Uint8Array): Promise<void> {
   new RawAesKeyring({ keyNamespace: 'ns', keyName: 'name', wrappingKey: 'secret' });
   // @ts-expect-error: keyring is required
   new EnvelopeClient({ suite: 0x0578 });
-  // @ts-expect-error: only the two committing suites exist
-  new EnvelopeClient({ keyring: raw, suite: 0x0014 });
+  // @ts-expect-error: not a suite id
+  new EnvelopeClient({ keyring: raw, suite: 0x1234 });
   // @ts-expect-error: a backend that does not exist
   new EnvelopeClient({ keyring: raw, backend: 'gpu' });
   // @ts-expect-error: region is required
