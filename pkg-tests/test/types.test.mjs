@@ -26,10 +26,7 @@ for (const target of ['web', 'bundler', 'nodejs']) {
     if (!lines.length) assert.equal(status, 0);
   });
 
-  test(`pkg/${target}: the options argument can be left out (client.encrypt(data))`, {
-    timeout: 120000,
-    todo: 'bug: the .d.ts declares `options: EncryptOptions | undefined` (required) — src/wasm/client.rs',
-  }, () => {
+  test(`pkg/${target}: the options argument can be left out (client.encrypt(data))`, { timeout: 120000 }, () => {
     const { lines } = tsc(target);
     assert.deepEqual(lines.filter((l) => l.includes('optional-options.ts')), []);
   });
