@@ -76,12 +76,12 @@ fn check_parsed(data: &[u8], h: &ParsedHeader, consumed: usize, limits: &Limits)
     let v1 = body.version() == 1;
     assert!(consumed <= data.len());
     assert_eq!(h.raw, &data[..consumed], "raw must be the consumed bytes");
-    assert_eq!(
-        h.body_len + if v1 { IV_LEN } else { 0 } + TAG_LEN,
-        consumed
-    );
+    assert_eq!(h.body_len + if v1 { IV_LEN } else { 0 } + TAG_LEN, consumed);
     assert_eq!(h.body_bytes(), &h.raw[..h.body_len]);
-    assert!(consumed <= limits.max_header_size, "header over max_header_size accepted");
+    assert!(
+        consumed <= limits.max_header_size,
+        "header over max_header_size accepted"
+    );
     let edks = body.encrypted_data_keys.len();
     assert!(edks >= 1 && edks <= limits.max_encrypted_data_keys);
     assert!(body.frame_length <= limits.max_frame_length);
@@ -116,9 +116,15 @@ fn check_parsed(data: &[u8], h: &ParsedHeader, consumed: usize, limits: &Limits)
     }
     again.extend_from_slice(&h.header_tag);
     let ctx_len_at = if v1 { 4 } else { 3 } + body.suite.message_id_len();
-    let ctx_len = usize::from(u16::from_be_bytes([h.raw[ctx_len_at], h.raw[ctx_len_at + 1]]));
+    let ctx_len = usize::from(u16::from_be_bytes([
+        h.raw[ctx_len_at],
+        h.raw[ctx_len_at + 1],
+    ]));
     let ctx_raw = &h.raw[ctx_len_at + 2..ctx_len_at + 2 + ctx_len];
-    let canonical = body.context.serialize().expect("a parsed context serializes");
+    let canonical = body
+        .context
+        .serialize()
+        .expect("a parsed context serializes");
     if canonical.as_slice() == ctx_raw {
         assert_eq!(again, h.raw, "serialize(parse(header)) != header");
     } else {
@@ -127,7 +133,10 @@ fn check_parsed(data: &[u8], h: &ParsedHeader, consumed: usize, limits: &Limits)
         expected.extend_from_slice(&(canonical.len() as u16).to_be_bytes());
         expected.extend_from_slice(&canonical);
         expected.extend_from_slice(&h.raw[ctx_len_at + 2 + ctx_len..]);
-        assert_eq!(again, expected, "serialization changed more than the context encoding");
+        assert_eq!(
+            again, expected,
+            "serialization changed more than the context encoding"
+        );
     }
     // And the canonical form is a fixed point.
     match parse_header(&again, &permissive()) {
@@ -154,7 +163,10 @@ pub fn check_context(data: &[u8]) {
         Ok(ctx) => ctx,
     };
     let Ok(s) = ctx.serialize() else {
-        assert!(data.len() > usize::from(u16::MAX), "a context that fits does not serialize");
+        assert!(
+            data.len() > usize::from(u16::MAX),
+            "a context that fits does not serialize"
+        );
         return;
     };
     assert_eq!(ctx.serialized_len().ok(), Some(s.len()));
@@ -265,7 +277,10 @@ fn assert_authentic(data: &[u8], d: &Decrypted) {
     );
     let rest = &data[unsigned.len()..];
     if footer.is_empty() {
-        assert!(rest.is_empty(), "bytes after an unsigned message were accepted");
+        assert!(
+            rest.is_empty(),
+            "bytes after an unsigned message were accepted"
+        );
     } else {
         // u16 length ‖ DER signature, and nothing after it.
         assert!(rest.len() >= 2);
@@ -395,7 +410,13 @@ pub fn own_messages() -> Vec<Vec<u8>> {
         for (frame_length, pt_len) in [(1, 3), (7, 0), (7, 7), (7, 23), (64, 200), (4096, 100)] {
             out.push(own_message(suite, frame_length, pt_len, &[], false));
         }
-        out.push(own_message(suite, 16, 40, &[("purpose", "fuzz"), ("é", "ü")], false));
+        out.push(own_message(
+            suite,
+            16,
+            40,
+            &[("purpose", "fuzz"), ("é", "ü")],
+            false,
+        ));
         out.push(own_message(suite, 32, 50, &[("a", "1")], true));
     }
     out
@@ -413,13 +434,18 @@ fn official_vectors() -> Vec<Vec<u8>> {
         .unwrap_or_default();
     files.sort();
     for f in files {
-        let Ok(bytes) = std::fs::read(&f) else { continue };
+        let Ok(bytes) = std::fs::read(&f) else {
+            continue;
+        };
         if let Ok(Progress::Done { value, .. }) = parse_header(&bytes, &permissive()) {
             by_suite.entry(value.body.suite.id()).or_insert(bytes);
         }
     }
     let mut out: Vec<Vec<u8>> = by_suite.into_values().collect();
-    for f in ["v1_nonframed_aes256_0178.bin", "v2_nonframed_aes256_0478.bin"] {
+    for f in [
+        "v1_nonframed_aes256_0178.bin",
+        "v2_nonframed_aes256_0478.bin",
+    ] {
         if let Ok(b) = std::fs::read(vectors.join("nonframed").join(f)) {
             out.push(b);
         }
@@ -464,7 +490,11 @@ pub fn write_seeds(root: &Path) -> usize {
         put("header_parse", format!("official-{i:02}"), m);
     }
     put("context_parse", "legacy-empty".into(), &[0, 0]);
-    put("context_parse", "unsorted".into(), &[0, 2, 0, 1, b'b', 0, 0, 0, 1, b'a', 0, 0]);
+    put(
+        "context_parse",
+        "unsorted".into(),
+        &[0, 2, 0, 1, b'b', 0, 0, 0, 1, b'a', 0, 0],
+    );
     n
 }
 
@@ -473,7 +503,10 @@ pub fn write_seeds(root: &Path) -> usize {
 pub fn seed_mode() {
     if let Some(dir) = std::env::var_os("KMS_ENVELOPE_FUZZ_SEEDS") {
         let n = write_seeds(Path::new(&dir));
-        println!("kms-envelope-fuzz: wrote {n} seeds under {}", Path::new(&dir).display());
+        println!(
+            "kms-envelope-fuzz: wrote {n} seeds under {}",
+            Path::new(&dir).display()
+        );
         std::process::exit(0);
     }
 }
