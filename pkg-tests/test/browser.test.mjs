@@ -265,6 +265,34 @@ describe('failures', () => {
     assert.ok(r.filter((x) => x.at !== r[0].at).length > 0);
   });
 
+  pageTest('a 0x0578 stream with a bad signature errors without releasing its final frame', async () => {
+    const r = await page.evaluate(async () => {
+      const { KE, U } = window;
+      const keyring = new KE.RawAesKeyring({ keyNamespace: 'pkg-tests', keyName: 'k1', wrappingKey: U.gen(7, 32) });
+      const out = {};
+      for (const backend of ['webcrypto', 'rust']) {
+        const client = new KE.EnvelopeClient({ keyring, suite: 0x0578, frameLength: 1000, backend });
+        const pt = U.gen(4, 2500); // frames of 1000, 1000 and a final 500
+        const { ciphertext } = await client.encrypt(pt);
+        const bad = ciphertext.slice();
+        bad[bad.length - 20] ^= 0x10; // inside the signature
+        const reader = client.decryptStream(U.streamOf(bad, [bad.length])).getReader();
+        let released = 0, error;
+        try {
+          for (;;) { const { done, value } = await reader.read(); if (done) break; released += value.length; }
+        } catch (e) { error = U.describeError(e, KE.isEnvelopeError); }
+        out[backend] = { released, error };
+      }
+      return out;
+    });
+    for (const backend of ['webcrypto', 'rust']) {
+      const x = r[backend];
+      assert.ok(x.error, `${backend}: the stream must error`);
+      assert.ok(['AUTHENTICATION_FAILED', 'MALFORMED_MESSAGE'].includes(x.error.code), `${backend}: ${x.error.code}`);
+      assert.ok(x.released <= 2000, `${backend}: released ${x.released} bytes; the final frame must wait for the signature`);
+    }
+  });
+
   pageTest('truncated messages are TRUNCATED and a wrong wrapping key is NO_DECRYPTABLE_KEY', async () => {
     const r = await page.evaluate(async () => {
       const { KE, U } = window;

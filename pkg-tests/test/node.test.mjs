@@ -292,6 +292,16 @@ describe('KMS keyring from Node (global fetch) against the dev KMS on loopback',
     assert.ok(ms < 4000, `settled after ${ms} ms (timeoutMs 5000)`);
   });
 
+  test('keyIds wrap the data key under more KMS keys; each key alone decrypts', async () => {
+    const second = (await kms.call('CreateKey', {})).json.KeyMetadata.Arn;
+    const both = new KE.EnvelopeClient({ keyring: new KE.KmsKeyring({ endpoint: kms.url, region: 'us-east-1', generatorKeyId: keyArn, keyIds: [second] }) });
+    const { ciphertext, header } = await both.encrypt(gen(2, 3000));
+    assert.deepEqual(header.encryptedDataKeys.map((e) => e.providerInfo), [keyArn, second]);
+    assert.deepEqual(both.metrics().kmsCalls, 2, 'GenerateDataKey + Encrypt');
+    const onlySecond = new KE.EnvelopeClient({ keyring: new KE.KmsKeyring({ endpoint: kms.url, region: 'us-east-1', generatorKeyId: second }) });
+    assert.equal((await onlySecond.decrypt(ciphertext)).plaintext.length, 3000);
+  });
+
   test('discovery with a filter for another account makes no KMS call and finds no key', async () => {
     const { ciphertext } = await new KE.EnvelopeClient({ keyring: new KE.KmsKeyring({ endpoint: kms.url, region: 'us-east-1', generatorKeyId: keyArn }) }).encrypt(gen(1, 10));
     const filtered = new KE.EnvelopeClient({ keyring: new KE.KmsKeyring({ endpoint: kms.url, region: 'us-east-1', discovery: true, discoveryFilter: { accountIds: ['999999999999'] } }) });
