@@ -360,11 +360,11 @@ async function runJob(job, kind, file, outName, args, target) {
   job.start(kind === "encrypt" ? "Encrypting…" : "Decrypting…");
   let sink;
   try {
-    sink = await openSink(target, outName, file.size);
+    sink = await openSink(target, outName, file.size, { workerWrites: state.workerWritesFiles });
     const res = await rpc(kind, { file, ...args, sink: sink.writable }, {
       id: `job-${job.id}`,
       onProgress: (p) => job.progress(p.bytes, p.total),
-      transfer: sink.writable === "memory" ? [] : [sink.writable],
+      transfer: sink.writable instanceof WritableStream ? [sink.writable] : [],
     });
     const saved = await sink.finish(res);
     job.actions.replaceChildren();
@@ -615,15 +615,14 @@ async function refreshAudit() {
         "tr",
         { dataset: { op: e.operation, outcome: e.outcome } },
         h("td", { class: "nowrap", text: new Date(e.time).toLocaleTimeString() }),
-        h("td", {}, h("code", { text: e.operation })),
+        h("td", {}, h("code", { class: "op", text: e.operation }), h("span", { class: "caller", text: caller(e) })),
         h("td", { title: e.key_arn || "" }, e.key_arn ? (k ? keyName(k) : shortArn(e.key_arn)) : h("span", { class: "muted", text: "—" })),
         h("td", {}, ctx.length ? ctx.map(([a, b]) => h("span", { class: "ctx-mini", text: `${a}=${b}` })) : h("span", { class: "muted", text: "—" })),
-        h("td", { text: caller(e) }),
         h("td", {}, e.outcome === "ok" ? h("span", { class: "badge state-Enabled", text: "ok" }) : h("span", { class: "badge state-error", text: e.error_type || "error" })),
       );
     }),
   );
-  if (!shown.length) body.append(h("tr", {}, h("td", { colspan: 6, class: "muted empty", text: "No requests yet." })));
+  if (!shown.length) body.append(h("tr", {}, h("td", { colspan: 5, class: "muted empty", text: "No requests yet." })));
 }
 $("#audit-all").addEventListener("change", () => { lastAudit = ""; refreshAudit(); });
 
@@ -641,6 +640,7 @@ async function main() {
   renderKeys();
   const [init] = await Promise.allSettled([rpc("init", { config: state.config }), refreshKeys()]);
   if (init.status === "rejected") showInline($("#enc-error"), { code: "WORKER_FAILED", message: init.reason?.message });
+  else state.workerWritesFiles = init.value.writesFiles;
   $("#save-mode").textContent = describe();
   refreshMetrics();
   refreshAudit();

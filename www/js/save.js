@@ -60,17 +60,21 @@ async function freshFileIn(dir, name) {
   }
 }
 
-/** A sink for one job: `writable` (a WritableStream, or "memory"), `finish(result)`, `fail()`. */
-export async function openSink(target, name, size) {
+/** A sink for one job: `writable` ({ handle }, a WritableStream, or "memory"), `finish(result)`,
+ * `fail()`. `workerWrites`: the worker can open file handles itself (no hop through the page). */
+export async function openSink(target, name, size, { workerWrites = false } = {}) {
   if (target.mode === "fsa") {
     const created = !target.handle;
     const handle = target.handle || (await freshFileIn(target.dir, name));
-    const file = await handle.createWritable();
-    const ts = new TransformStream();
-    const done = ts.readable.pipeTo(file);
-    done.catch(() => {});
+    let writable = { handle }, done = Promise.resolve();
+    if (!workerWrites) {
+      const ts = new TransformStream();
+      done = ts.readable.pipeTo(await handle.createWritable());
+      done.catch(() => {});
+      writable = ts.writable;
+    }
     return {
-      writable: ts.writable,
+      writable,
       async finish() {
         await done;
         return { text: `Saved to ${handle.name}` };

@@ -8,6 +8,7 @@ const ready = init();
 let config = null;
 const clients = new Map(); // "encrypt|suite|arn" or "decrypt|arn,arn" → EnvelopeClient
 const running = new Map(); // job id → AbortController
+const BATCH = 4 << 20;
 
 const post = (msg, transfer) => self.postMessage(msg, transfer || []);
 const plainError = (e) => ({
@@ -53,8 +54,9 @@ function metrics() {
   return sum;
 }
 
-// Run one encrypt/decrypt. `sink` is a WritableStream (File System Access or streamed download)
-// or the string "memory" (collect into a Blob, returned only when everything verified).
+// Run one encrypt/decrypt. `sink` is { handle } (a file to write, File System Access API), a
+// WritableStream (a streamed download, or a file written by the page), or "memory" (collect
+// into a Blob, returned only when everything verified).
 async function run(id, { kind, file, keyIds, suite, context, sink }) {
   const ac = new AbortController();
   running.set(id, ac);
@@ -86,10 +88,27 @@ async function run(id, { kind, file, keyIds, suite, context, sink }) {
       }
       blob = new Blob(parts, { type: "application/octet-stream" });
     } else {
-      const count = new TransformStream({
-        transform(chunk, c) { written += chunk.byteLength; c.enqueue(chunk); },
-      });
-      await out.pipeThrough(count).pipeTo(sink);
+      // Frames come out 64 KiB at a time; every write to a file (or across threads) has a fixed
+      // cost, so hand the sink 4 MiB pieces. Memory stays bounded by one piece.
+      let buf = new Uint8Array(BATCH), n = 0;
+      const batch = new TransformStream({
+        transform(chunk, c) {
+          written += chunk.byteLength;
+          if (n + chunk.byteLength > BATCH && n) {
+            c.enqueue(buf.subarray(0, n));
+            buf = new Uint8Array(BATCH);
+            n = 0;
+          }
+          if (chunk.byteLength >= BATCH) return c.enqueue(chunk);
+          buf.set(chunk, n);
+          n += chunk.byteLength;
+        },
+        flush(c) { if (n) c.enqueue(buf.subarray(0, n)); },
+      }, undefined, { highWaterMark: 2 }); // encrypt the next pieces while one is being written
+      // A file handle (File System Access API) is written right here in the worker; a failed
+      // job aborts the write, which leaves the file as it was.
+      const dest = sink.handle ? await sink.handle.createWritable() : sink;
+      await out.pipeThrough(batch).pipeTo(dest);
     }
     post({ id, type: "progress", bytes: file.size, total: file.size });
     return { blob, bytesIn: file.size, bytesOut: written, ms: performance.now() - started };
@@ -102,7 +121,7 @@ const ops = {
   async init(msg) {
     await ready;
     config = msg.config;
-    return { codes: errorCodes() };
+    return { codes: errorCodes(), writesFiles: typeof self.FileSystemFileHandle?.prototype?.createWritable === "function" };
   },
   async parseHeader({ bytes }) {
     await ready;
