@@ -30,10 +30,10 @@ let shotNo = 0;
 
 const sha256 = (path) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
-async function shot(name) {
+async function shot(name, fullPage = true) {
   shotNo += 1;
   const path = join(OUT, `${String(shotNo).padStart(2, "0")}-${name}.png`);
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path, fullPage, style: ".toast { display: none !important; }" }); // transient notices
   return path;
 }
 
@@ -396,7 +396,8 @@ test("keyboard and labels: every control has a name and Tab reaches the main con
   await page.locator("#enc-files").focus();
   await shot("keyboard-focus");
   await page.setViewportSize({ width: 390, height: 844 });
-  await shot("narrow-screen");
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot("narrow-screen", false);
   await page.setViewportSize({ width: 1360, height: 1000 });
 });
 

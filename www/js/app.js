@@ -39,7 +39,7 @@ export function formatBytes(n) {
   const units = ["B", "KB", "MB", "GB", "TB"];
   let i = 0;
   while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
-  return `${i === 0 ? n : n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0)} ${units[i]}`;
+  return `${i === 0 ? Math.round(n) : n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0)} ${units[i]}`;
 }
 const shortArn = (arn) => (arn || "").replace(/^arn:aws:kms:[^:]+:\d+:key\//, "key/");
 const keyName = (k) => (k ? k.aliases[0] || shortArn(k.arn) : "");
@@ -615,14 +615,14 @@ async function refreshAudit() {
         "tr",
         { dataset: { op: e.operation, outcome: e.outcome } },
         h("td", { class: "nowrap", text: new Date(e.time).toLocaleTimeString() }),
-        h("td", {}, h("code", { class: "op", text: e.operation }), h("span", { class: "caller", text: caller(e) })),
-        h("td", { title: e.key_arn || "" }, e.key_arn ? (k ? keyName(k) : shortArn(e.key_arn)) : h("span", { class: "muted", text: "—" })),
-        h("td", {}, ctx.length ? ctx.map(([a, b]) => h("span", { class: "ctx-mini", text: `${a}=${b}` })) : h("span", { class: "muted", text: "—" })),
+        h("td", { title: e.key_arn || "" }, h("code", { class: "op", text: e.operation }),
+          h("span", { class: "caller" }, e.key_arn ? h("strong", { text: k ? keyName(k) : shortArn(e.key_arn) }) : null, e.key_arn ? " · " : "", caller(e))),
+        h("td", {}, ctx.length ? ctx.map(([a, b]) => h("span", { class: "ctx-mini", title: `${a}=${b}`, text: `${a}=${b}` })) : h("span", { class: "muted", text: "—" })),
         h("td", {}, e.outcome === "ok" ? h("span", { class: "badge state-Enabled", text: "ok" }) : h("span", { class: "badge state-error", text: e.error_type || "error" })),
       );
     }),
   );
-  if (!shown.length) body.append(h("tr", {}, h("td", { colspan: 5, class: "muted empty", text: "No requests yet." })));
+  if (!shown.length) body.append(h("tr", {}, h("td", { colspan: 4, class: "muted empty", text: "No requests yet." })));
 }
 $("#audit-all").addEventListener("change", () => { lastAudit = ""; refreshAudit(); });
 
