@@ -33,7 +33,8 @@ const sha256 = (path) => createHash("sha256").update(readFileSync(path)).digest(
 async function shot(name, fullPage = true) {
   shotNo += 1;
   const path = join(OUT, `${String(shotNo).padStart(2, "0")}-${name}.png`);
-  await page.screenshot({ path, fullPage, style: ".toast { display: none !important; }" }); // transient notices
+  await page.evaluate(() => document.querySelectorAll(".toast").forEach((t) => t.remove())); // transient notices
+  await page.screenshot({ path, fullPage });
   return path;
 }
 
@@ -373,6 +374,29 @@ test("key lifecycle: create a key, rotate it, encrypt under it; audit log and me
   assert.ok(calls >= 6, `metrics count KMS calls (${calls})`);
   await page.locator("#audit").scrollIntoViewIfNeeded();
   await shot("lifecycle-audit-metrics");
+});
+
+// Drop files on a zone as a person's drag and drop does (a DataTransfer carrying File objects).
+async function dropFiles(zone, files) {
+  await page.evaluate(([sel, list]) => {
+    const dt = new DataTransfer();
+    for (const f of list) dt.items.add(new File([Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0))], f.name));
+    const el = document.querySelector(sel);
+    for (const type of ["dragenter", "dragover", "drop"]) el.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, [zone, files.map(([name, bytes]) => ({ name, b64: Buffer.from(bytes).toString("base64") }))]);
+}
+
+test("drag and drop: files dropped on the zones are encrypted, and an encrypted one shows its header", async () => {
+  step = "drop";
+  await dropFiles("#enc-drop", [["dropped-1.txt", "first dropped file\n"], ["dropped-2.txt", "second dropped file\n"]]);
+  assert.equal(await page.locator("#enc-selected li").count(), 2);
+  assert.equal(await page.locator("#enc-go").textContent(), "Encrypt 2 files");
+  const before = await jobCount("#enc-jobs");
+  await page.click("#enc-go");
+  await page.waitForFunction((n) => [...document.querySelectorAll("#enc-jobs li.job")].slice(0, 2).every((li) => li.dataset.state === "done") && document.querySelectorAll("#enc-jobs li.job").length === n + 2, before);
+  await dropFiles("#dec-drop", [["quarterly report.bin.encrypted", readFileSync(encrypted)]]);
+  await page.locator("#dec-header").waitFor({ state: "visible" });
+  assert.match(await page.locator("#dec-header").textContent(), /quarterly report\.bin\.encrypted/);
 });
 
 test("keyboard and labels: every control has a name and Tab reaches the main controls", async () => {
