@@ -135,9 +135,12 @@ impl Fake {
                 };
                 let (served, bodies) = (served2.clone(), bodies2.clone());
                 thread::spawn(move || {
-                    let body = serve(stream, act);
-                    bodies.lock().unwrap().push(body);
-                    served.fetch_add(1, Ordering::SeqCst);
+                    // Record the request before answering, so the client never sees an answer
+                    // the counters do not yet include.
+                    serve(stream, act, |request| {
+                        bodies.lock().unwrap().push(request.to_vec());
+                        served.fetch_add(1, Ordering::SeqCst);
+                    });
                 });
             }
         });
@@ -204,8 +207,9 @@ fn head(status: u16, content_type: &str, len: usize) -> String {
     )
 }
 
-fn serve(mut stream: TcpStream, act: Act) -> Vec<u8> {
+fn serve(mut stream: TcpStream, act: Act, record: impl FnOnce(&[u8])) {
     let request = read_request(&stream);
+    record(&request);
     match act {
         Act::Reply {
             status,
@@ -232,7 +236,6 @@ fn serve(mut stream: TcpStream, act: Act) -> Vec<u8> {
         }
     }
     let _ = stream.shutdown(Shutdown::Both);
-    request
 }
 
 fn ctx() -> EncryptionContext {

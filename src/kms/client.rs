@@ -15,6 +15,9 @@ use super::response::{self, DecryptOutput, EncryptOutput, GenerateDataKeyOutput}
 use super::retry::{DEFAULT_TIMEOUT, RetryPolicy};
 use super::sigv4::{self, AmzDate};
 use super::transport::{CancelToken, HttpRequest, HttpResponse, Transport};
+
+/// How often a backoff sleep checks for cancellation.
+const CANCEL_POLL: Duration = Duration::from_millis(50);
 use crate::format::EncryptionContext;
 
 /// A client for one KMS-compatible endpoint. Cheap to clone: clones share the transport,
@@ -263,7 +266,16 @@ impl KmsClient {
             {
                 Some(delay) => {
                     self.metrics.record_retry(err.kind.code());
-                    self.transport.sleep(delay).await;
+                    // Sleep in slices so a cancel is honoured within one slice, whatever the
+                    // transport's sleep can or cannot interrupt.
+                    let until = self.transport.now() + delay;
+                    loop {
+                        let left = until.saturating_sub(self.transport.now());
+                        if left.is_zero() || self.cancel.is_cancelled() {
+                            break;
+                        }
+                        self.transport.sleep(left.min(CANCEL_POLL)).await;
+                    }
                 }
                 None => break Err(err),
             }
@@ -456,10 +468,11 @@ mod tests {
         let c = client(&t);
         let out = run(c.decrypt(Some(ARN), b"blob", &EncryptionContext::new())).unwrap();
         assert_eq!(out.key_id, ARN);
-        assert_eq!(
-            *t.slept.borrow(),
-            [Duration::from_millis(100), Duration::from_millis(200)]
-        );
+        // Backoffs of 100 ms then 200 ms, slept in cancellation-poll slices.
+        let slept = t.slept.borrow();
+        assert!(slept.iter().all(|d| *d <= CANCEL_POLL), "{slept:?}");
+        assert_eq!(slept.iter().sum::<Duration>(), Duration::from_millis(300));
+        drop(slept);
         let s = c.metrics().snapshot();
         let d = &s.operations["Decrypt"];
         assert_eq!((d.calls, d.attempts, d.successes), (1, 3, 1));

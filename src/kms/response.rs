@@ -291,7 +291,12 @@ pub fn parse_error(resp: &HttpResponse) -> KmsError {
         (Some(t), None) => t.clone(),
         (None, Some(m)) => m,
         (None, None) if body.is_empty() => "empty body".to_string(),
-        (None, None) => format!("unrecognised error body {:?}", snippet(body)),
+        // Quote only markup error pages: a JSON-ish body may be our own request echoed back
+        // by a proxy, and an Encrypt request carries the plaintext data key.
+        (None, None) if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<') => {
+            format!("unrecognised error body {:?}", snippet(body))
+        }
+        (None, None) => format!("unrecognised error body ({} bytes, not shown)", body.len()),
     };
     let mut e =
         KmsError::new(kind, format!("HTTP {}: {detail}", resp.status)).with_status(resp.status);
