@@ -29,6 +29,10 @@ step "clippy (wasm32)" cargo clippy -p kms-envelope --lib --target wasm32-unknow
 step "release binaries" cargo build --workspace --release --bins --quiet
 step "cargo test" cargo test --workspace --quiet
 step "python interop (pytest)" "$ROOT/.venv/bin/pytest" -q tests/interop
+step "static checks" bash scripts/static-checks.sh
+step "npm package (pkg-tests)" bash scripts/pkg-tests.sh
+step "demo end to end (e2e)" bash scripts/e2e.sh
+step "fuzzing (bounded)" bash scripts/fuzz.sh
 
 echo
 if [ "$failed" -gt 0 ]; then echo "failed stages: ${failed_steps[*]}"; fi
