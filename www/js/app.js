@@ -150,6 +150,7 @@ async function refreshKeys({ quiet = false } = {}) {
     setKmsState("ok");
     showInline($("#keys-error"), null);
   } catch (e) {
+    state.keysFailed = true;
     if (e.type === "NetworkError") setKmsState("down");
     if (!quiet) showInline($("#keys-error"), kmsErrorToEnvelope(e));
   }
@@ -170,7 +171,7 @@ function renderKeys() {
   const list = $("#keys-list");
   const focusedAction = document.activeElement?.dataset?.action ? [document.activeElement.dataset.action, document.activeElement.dataset.arn] : null;
   list.replaceChildren();
-  if (!state.keysLoaded) { list.append(h("li", { class: "empty", text: "Loading keys…" })); return; }
+  if (!state.keysLoaded) { list.append(h("li", { class: "empty", text: state.keysFailed ? "Keys can't be listed while the KMS is unreachable." : "Loading keys…" })); return; }
   if (!state.keys.length) { list.append(h("li", { class: "empty", text: "No keys yet: create one below." })); return; }
   for (const k of state.keys) {
     const m = k.meta;
@@ -212,9 +213,9 @@ function renderKeys() {
     list.append(li);
   }
   if (focusedAction) {
-    const again = list.querySelector(`[data-arn="${CSS.escape(focusedAction[1])}"] [data-action]`);
-    const same = [...list.querySelectorAll(`[data-action]`)].find((b) => b.dataset.arn === focusedAction[1]);
-    (same || again)?.focus();
+    // Keep the keyboard where it was: the same button, or the first action of the same key.
+    const buttons = [...list.querySelectorAll("[data-action]")].filter((b) => b.dataset.arn === focusedAction[1]);
+    (buttons.find((b) => b.dataset.action === focusedAction[0]) || buttons[0])?.focus();
   }
 }
 
