@@ -271,6 +271,12 @@ test("a wrong required context is refused with a readable error", async () => {
   assert.match(await job.locator(".error-box").textContent(), /encryption context doesn't match/);
   assert.equal(await job.locator("a[data-save]").count(), 0, "no download offered");
   await shot("error-wrong-context");
+  // A required pair the file doesn't store at all: it is checked against the header's tag.
+  const absent = await decrypt(encrypted, { project: "apollo" });
+  console.log(`required pair absent from the file: ${absent.code}`);
+  assert.ok(["KMS_INVALID_CIPHERTEXT", "AUTHENTICATION_FAILED", "CONTEXT_MISMATCH"].includes(absent.code), absent.code);
+  assert.match(await absent.job.locator(".error-box").textContent(), /context you require doesn't match.*“project”/s);
+  await shot("error-required-pair-absent");
 });
 
 test("a tampered byte is refused and nothing is offered", async () => {

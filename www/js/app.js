@@ -394,7 +394,7 @@ async function errorContext(err, args) {
     const edkArns = state.decHeader ? state.decHeader.encryptedDataKeys.map((e) => e.providerInfo) : [];
     ctx.key = candidates.find((k) => edkArns.includes(k.arn)) || candidates[0];
   }
-  if (err?.code === "AUTHENTICATION_FAILED" && args.context && state.decHeader) {
+  if (["AUTHENTICATION_FAILED", "KMS_INVALID_CIPHERTEXT"].includes(err?.code) && args.context && state.decHeader) {
     ctx.missingRequired = Object.keys(args.context).filter((k) => !(k in state.decHeader.encryptionContext));
   }
   return ctx;
@@ -587,7 +587,7 @@ const READS = new Set(["DescribeKey", "ListKeys", "ListAliases", "GetKeyRotation
 function caller(e) {
   const ua = e.user_agent || "";
   if (/Mozilla|Chrome|Safari/.test(ua)) return "browser";
-  if (/kms-envelope/i.test(ua)) return "kms-envelope CLI";
+  if (/kms-envelope|^ureq\//i.test(ua)) return "kms-envelope CLI"; // the native CLI's HTTP client
   if (/Botocore|boto3|aws-cli/i.test(ua)) return /aws-cli/.test(ua) ? "AWS CLI" : "Python (boto)";
   if (/curl/i.test(ua)) return "curl";
   return ua.split(/[ /]/)[0] || "unknown";

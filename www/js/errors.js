@@ -85,9 +85,10 @@ export function explain(error, ctx = {}) {
   if ((code === "KMS_NETWORK" || code === "KMS_TIMEOUT") && ctx.endpoint) {
     out.detail = `The KMS at ${ctx.endpoint} didn't answer. Check that it is running (bash scripts/demo.sh) and try again.`;
   }
-  if (code === "AUTHENTICATION_FAILED" && ctx.missingRequired?.length) {
-    out.title = "The context you require isn't in this file, or the file was altered";
-    out.detail = `The file doesn't store ${ctx.missingRequired.map((k) => `“${k}”`).join(", ")}, so those pairs are checked against the file's authentication tag, and the check failed: either they were not part of the context at encryption, or the file was changed.`;
+  if ((code === "AUTHENTICATION_FAILED" || code === "KMS_INVALID_CIPHERTEXT") && ctx.missingRequired?.length) {
+    const names = ctx.missingRequired.map((k) => `“${k}”`).join(", ");
+    out.title = "The context you require doesn't match this file";
+    out.detail = `The file doesn't store ${names}. Pairs it doesn't store can only be checked cryptographically (by KMS and the file's authentication tag), and that check failed: ${names} ${ctx.missingRequired.length > 1 ? "were" : "was"} not part of the context when the file was encrypted, or had another value.`;
   }
   return out;
 }
