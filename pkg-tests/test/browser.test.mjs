@@ -117,6 +117,48 @@ describe('round trips in the browser', () => {
     }
   });
 
+  pageTest('the WebCrypto backend keeps several frames in flight in crypto.subtle; the Rust backend never calls it', async () => {
+    const r = await page.evaluate(async () => {
+      const { KE, U } = window;
+      const proto = SubtleCrypto.prototype;
+      const original = { encrypt: proto.encrypt, decrypt: proto.decrypt };
+      const stats = { calls: 0, inFlight: 0, maxInFlight: 0 };
+      for (const op of ['encrypt', 'decrypt']) {
+        proto[op] = function (...args) {
+          stats.calls++; stats.inFlight++; stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+          return original[op].apply(this, args).finally(() => { stats.inFlight--; });
+        };
+      }
+      const keyring = new KE.RawAesKeyring({ keyNamespace: 'pkg-tests', keyName: 'k1', wrappingKey: U.gen(7, 32) });
+      const pt = U.gen(8, 64 * 1024);
+      const out = {};
+      try {
+        for (const backend of ['webcrypto', 'rust', 'auto']) {
+          const client = new KE.EnvelopeClient({ keyring, frameLength: 1024, backend });
+          Object.assign(stats, { calls: 0, inFlight: 0, maxInFlight: 0 });
+          const { ciphertext } = await client.encrypt(pt);
+          const enc = { ...stats };
+          Object.assign(stats, { calls: 0, inFlight: 0, maxInFlight: 0 });
+          const ok = U.equalBytes((await client.decrypt(ciphertext)).plaintext, pt);
+          out[backend] = { enc, dec: { ...stats }, ok };
+        }
+      } finally {
+        Object.assign(proto, original);
+      }
+      return out;
+    });
+    // 64 frames of 1 KiB + an empty final frame.
+    for (const backend of ['webcrypto', 'auto']) {
+      assert.equal(r[backend].ok, true);
+      assert.ok(r[backend].enc.calls >= 65, `${backend}: ${JSON.stringify(r[backend].enc)}`);
+      assert.ok(r[backend].dec.calls >= 65, `${backend}: ${JSON.stringify(r[backend].dec)}`);
+      assert.ok(r[backend].enc.maxInFlight > 1, `${backend}: encrypt frames in flight ${r[backend].enc.maxInFlight}`);
+      assert.ok(r[backend].dec.maxInFlight > 1, `${backend}: decrypt frames in flight ${r[backend].dec.maxInFlight}`);
+    }
+    assert.equal(r.rust.ok, true);
+    assert.deepEqual([r.rust.enc.calls, r.rust.dec.calls], [0, 0], 'the Rust backend does not use crypto.subtle for frames');
+  });
+
   pageTest('encryptStream/decryptStream round-trip odd chunkings and yield Uint8Array chunks', async () => {
     const r = await page.evaluate(async () => {
       const { KE, U } = window;
