@@ -27,7 +27,7 @@ mkdir -p bench/dist
 cp target/bench-aes-raw/wasm32-unknown-unknown/release/aes_raw_bench.wasm bench/dist/
 
 log "building the dev KMS"
-cargo build --quiet --release --locked -p kms-dev-server
+cargo build --quiet --release --locked --bin kms-dev-server
 
 log "running the benchmark (headless Chromium)"
 node bench/run.mjs "$@"

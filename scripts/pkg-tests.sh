@@ -63,7 +63,7 @@ else
 fi
 
 log "kms-dev-server (release)"
-timeout 1800 cargo build --release --quiet -p kms-dev-server --bin kms-dev-server || fail_stage "kms-dev-server build"
+timeout 1800 cargo build --release --quiet --bin kms-dev-server || fail_stage "kms-dev-server build"
 
 log "node --test pkg-tests/test/"
 node_log="$LOG_DIR/node.log"

@@ -3,7 +3,7 @@
 //!
 //! The pure parts (blob format, encryption-context serialization, ARN/alias resolution, key
 //! state machine, SigV4, CORS, HTTP codec) are modules here so they can be unit-tested; the
-//! binary in `main.rs` only parses flags and starts [`server::Server`].
+//! command in [`cli`] only parses flags and starts [`server::Server`].
 
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -20,6 +20,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod blob;
+pub mod cli;
 pub mod config;
 pub mod cors;
 pub mod crypto;

@@ -1,14 +1,16 @@
-//! `kms-dev-server` binary: parse flags, open the data directory, print the ready line, serve.
-
-#![forbid(unsafe_code)]
+//! The `kms-dev-server` command: parse flags, open the data directory, print the ready line,
+//! serve. The binary itself is the root package's `src/bin/kms-dev-server.rs`, so
+//! `cargo run --bin kms-dev-server` works from the repository root while only the
+//! `kms-envelope` library is a default workspace member (wasm-pack needs exactly one).
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use kms_dev_server::config::{self, Command};
-use kms_dev_server::server::{Server, describe_alias};
+use crate::config::{self, Command};
+use crate::server::{Server, describe_alias};
 
-fn main() -> ExitCode {
+/// Run the server with the process's arguments; returns the exit code.
+pub fn run() -> ExitCode {
     let args: Result<Vec<String>, _> = std::env::args_os()
         .skip(1)
         .map(|a| a.into_string())
