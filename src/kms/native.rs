@@ -31,6 +31,8 @@ impl NativeTransport {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
+            // Audit logs (CloudTrail, the dev KMS) name the caller by its user agent.
+            .user_agent(concat!("kms-envelope/", env!("CARGO_PKG_VERSION")))
             .build();
         NativeTransport {
             agent: config.into(),
