@@ -136,13 +136,40 @@ async fn import_key(
     Ok(key.unchecked_into())
 }
 
-fn gcm_params(iv: &[u8], aad: &[u8]) -> Object {
-    let p = Object::new();
-    let _ = Reflect::set(&p, &"name".into(), &"AES-GCM".into());
-    let _ = Reflect::set(&p, &"iv".into(), &Uint8Array::from(iv));
-    let _ = Reflect::set(&p, &"additionalData".into(), &Uint8Array::from(aad));
-    let _ = Reflect::set(&p, &"tagLength".into(), &JsValue::from_f64(128.0));
-    p
+/// The `AesGcmParams` of one session, refilled for each frame. WebCrypto copies `iv` and
+/// `additionalData` when `encrypt`/`decrypt` is called ("normalize an algorithm" gets a copy of
+/// every BufferSource member), so refilling them for the next frame cannot touch an operation
+/// in flight. One object per session instead of one per frame saves about ten JS calls, two
+/// string conversions and five allocations per frame (4 KiB frames: 16 384 per 64 MiB).
+struct GcmParams {
+    object: Object,
+    iv: Uint8Array,
+    aad: Uint8Array,
+}
+
+impl GcmParams {
+    fn new() -> Self {
+        let object = Object::new();
+        let iv = Uint8Array::new_with_length(12);
+        let aad = Uint8Array::new_with_length(0);
+        let _ = Reflect::set(&object, &"name".into(), &"AES-GCM".into());
+        let _ = Reflect::set(&object, &"iv".into(), &iv);
+        let _ = Reflect::set(&object, &"additionalData".into(), &aad);
+        let _ = Reflect::set(&object, &"tagLength".into(), &JsValue::from_f64(128.0));
+        GcmParams { object, iv, aad }
+    }
+
+    /// The parameters for one frame (valid until the next call).
+    fn frame(&mut self, iv: &[u8; 12], aad: &[u8]) -> &Object {
+        self.iv.copy_from(iv);
+        // The final frame's AAD is longer than the others': a second array, then back.
+        if self.aad.length() as usize != aad.len() {
+            self.aad = Uint8Array::new_with_length(aad.len() as u32);
+            let _ = Reflect::set(&self.object, &"additionalData".into(), &self.aad);
+        }
+        self.aad.copy_from(aad);
+        &self.object
+    }
 }
 
 /// Where produced bytes go, in order.
@@ -189,6 +216,7 @@ pub struct EncryptSession {
     /// Plaintext reported to the engine but not yet sealed (JS memory, no copies).
     pending: VecDeque<Uint8Array>,
     inflight: VecDeque<(SealJob, JsFuture)>,
+    params: GcmParams,
     scratch: Vec<u8>,
     abort: Abort,
     pub processed: f64,
@@ -221,6 +249,7 @@ impl EncryptSession {
             web,
             pending: VecDeque::new(),
             inflight: VecDeque::new(),
+            params: GcmParams::new(),
             scratch: Vec::new(),
             abort,
             processed: 0.0,
@@ -264,8 +293,9 @@ impl EncryptSession {
             let Some((subtle, key)) = &self.web else {
                 break;
             };
+            let params = self.params.frame(&job.iv, &job.aad);
             let promise = subtle
-                .encrypt_with_object_and_js_u8_array(&gcm_params(&job.iv, &job.aad), key, &data)
+                .encrypt_with_object_and_js_u8_array(params, key, &data)
                 .map_err(|e| from_js(&e, false))?;
             self.inflight.push_back((job, JsFuture::from(promise)));
             while self.inflight.len() >= WINDOW {
@@ -341,6 +371,7 @@ pub struct DecryptSession {
     subtle: Option<web_sys::SubtleCrypto>,
     key: Option<web_sys::CryptoKey>,
     inflight: VecDeque<(bool, JsFuture)>,
+    params: GcmParams,
     withheld: Vec<Uint8Array>,
     scratch: Vec<u8>,
     abort: Abort,
@@ -365,6 +396,7 @@ impl DecryptSession {
             subtle,
             key: None,
             inflight: VecDeque::new(),
+            params: GcmParams::new(),
             withheld: Vec::new(),
             scratch: Vec::new(),
             abort,
@@ -421,8 +453,9 @@ impl DecryptSession {
             let (Some(subtle), Some(key)) = (&self.subtle, &self.key) else {
                 return Err(to_js(Error::invalid("frame job without a WebCrypto key")));
             };
+            let params = self.params.frame(&job.iv, &job.aad);
             let promise: Promise = subtle
-                .decrypt_with_object_and_u8_array(&gcm_params(&job.iv, &job.aad), key, &job.sealed)
+                .decrypt_with_object_and_u8_array(params, key, &job.sealed)
                 .map_err(|e| from_js(&e, true))?;
             self.inflight
                 .push_back((job.withhold, JsFuture::from(promise)));
