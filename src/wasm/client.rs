@@ -3,6 +3,8 @@
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
 
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::closure::Closure;
@@ -14,6 +16,7 @@ use super::header_to_js;
 use super::keyrings::lookup;
 use super::options as opt;
 use super::session::{Abort, Backend, DecryptSession, EncryptSession, Session};
+use crate::cache::{CacheLimits, MAX_MESSAGES_LIMIT, MaterialsCache};
 use crate::client::{Client, EncryptOptions};
 use crate::format::{EncryptionContext, MAX_FRAME_LENGTH};
 use crate::kms::Metrics;
@@ -110,6 +113,36 @@ fn concat(pieces: &[Uint8Array]) -> Uint8Array {
     out
 }
 
+/// `cache: { maxEntries?, maxAgeMs?, maxMessagesPerKey?, maxBytesPerKey? }`: a data-key cache
+/// for this client (defaults: 16 entries, 60 s, the ESDK's message and byte limits). Its hits
+/// and misses count into the keyring's metrics.
+fn data_key_cache(options: &JsValue, metrics: &[Metrics]) -> Result<MaterialsCache, JsValue> {
+    let bad = |field: &str, e: crate::Error| invalid(field, &e.to_string());
+    let entries = opt::integer(options, "maxEntries", 1e6)?.unwrap_or(16.0);
+    let age_ms = opt::integer(options, "maxAgeMs", 1e12)?.unwrap_or(60_000.0);
+    let mut limits = CacheLimits::new(entries as usize, Duration::from_millis(age_ms as u64))
+        .map_err(|e| bad("cache", e))?;
+    if let Some(n) = opt::integer(options, "maxMessagesPerKey", MAX_MESSAGES_LIMIT as f64)? {
+        limits = limits
+            .with_max_messages(n as u64)
+            .map_err(|e| bad("cache.maxMessagesPerKey", e))?;
+    }
+    if let Some(n) = opt::integer(options, "maxBytesPerKey", 9_007_199_254_740_991.0)? {
+        limits = limits
+            .with_max_bytes(n as u64)
+            .map_err(|e| bad("cache.maxBytesPerKey", e))?;
+    }
+    // SystemTime panics on wasm32: the cache's clock is Date.now().
+    let cache = MaterialsCache::new(
+        limits,
+        Arc::new(|| Duration::from_millis(js_sys::Date::now() as u64)),
+    );
+    Ok(match metrics.first() {
+        Some(m) => cache.with_metrics(m.clone()),
+        None => cache,
+    })
+}
+
 /// Slices fed to the engine by the one-shot calls, so progress and abort are timely.
 const ONE_SHOT_SLICE: u32 = 4 << 20;
 
@@ -135,6 +168,9 @@ impl EnvelopeClient {
             client = client
                 .with_frame_length(n as u32)
                 .map_err(|e| invalid("frameLength", &e.to_string()))?;
+        }
+        if let Some(c) = opt::get(&options, "cache")? {
+            client = client.with_cache(Arc::new(data_key_cache(&c, &entry.metrics)?), Vec::new());
         }
         if let Some(n) = opt::integer(&options, "maxEncryptedDataKeys", 65535.0)? {
             client = client
@@ -170,6 +206,7 @@ impl EnvelopeClient {
             let mut s = EncryptSession::start(
                 &client,
                 &call.options,
+                Some(u64::from(data.length())),
                 backend,
                 call.abort.clone(),
                 &mut sink,
@@ -251,6 +288,7 @@ impl EnvelopeClient {
                     let s = EncryptSession::start(
                         &client,
                         &call.options,
+                        None,
                         backend,
                         call.abort,
                         &mut sink,

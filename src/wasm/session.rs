@@ -223,17 +223,21 @@ pub struct EncryptSession {
 }
 
 impl EncryptSession {
-    /// Run the keyrings and emit the header into `sink`.
+    /// Run the keyrings and emit the header into `sink`. `plaintext_len`, when known, lets
+    /// the client's data-key cache count bytes (unknown: the cache is bypassed).
     pub async fn start(
         client: &Client,
         options: &EncryptOptions,
+        plaintext_len: Option<u64>,
         backend: Backend,
         abort: Abort,
         sink: Sink<'_>,
     ) -> Result<EncryptSession, JsValue> {
         abort.check()?;
         let subtle = backend.resolve()?;
-        let enc = abort.race(client.start_encrypt(options)).await?;
+        let enc = abort
+            .race(client.start_encrypt_sized(options, plaintext_len))
+            .await?;
         abort.check()?;
         let (mut enc, web) = match subtle {
             Some(subtle) => {
