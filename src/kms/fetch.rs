@@ -66,7 +66,9 @@ async fn send(
     let init = web_sys::RequestInit::new();
     init.set_method(request.method);
     init.set_headers(&headers);
-    init.set_body(&Uint8Array::from(request.body.as_slice()));
+    // The body of an Encrypt request holds the data key: overwrite this JS copy once sent.
+    let body = Uint8Array::from(request.body.as_slice());
+    init.set_body(&body);
     init.set_credentials(match request.fetch_credentials {
         FetchCredentials::Omit => web_sys::RequestCredentials::Omit,
         FetchCredentials::SameOrigin => web_sys::RequestCredentials::SameOrigin,
@@ -111,6 +113,7 @@ async fn send(
     if let Some(id) = timer {
         clear_timeout(&id);
     }
+    body.fill(0, 0, body.length());
     result
 }
 
