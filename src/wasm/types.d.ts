@@ -111,6 +111,20 @@ export interface EnvelopeClientOptions {
   maxEncryptedDataKeys?: number;
   /** Frame AES-GCM: WebCrypto when available (`auto`, the default), or pure Rust. */
   backend?: "auto" | "webcrypto" | "rust";
+  /** Reuse data keys across messages (one-shot encrypt, and decrypt); off by default. */
+  cache?: CacheOptions;
+}
+
+/** Limits of the data-key cache (`EnvelopeClientOptions.cache`). */
+export interface CacheOptions {
+  /** Default 16. */
+  maxEntries?: number;
+  /** Default 60000. */
+  maxAgeMs?: number;
+  /** Messages per cached data key; default the ESDK's limit (2^32). */
+  maxMessagesPerKey?: number;
+  /** Plaintext bytes per cached data key; default the ESDK's limit. */
+  maxBytesPerKey?: number;
 }
 
 export interface Progress {
