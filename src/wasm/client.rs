@@ -143,6 +143,9 @@ fn data_key_cache(options: &JsValue, metrics: &[Metrics]) -> Result<MaterialsCac
     })
 }
 
+/// Output bytes after which `encryptBlob`/`decryptBlob` fold their chunks into a Blob.
+const BLOB_FOLD: u32 = 16 << 20;
+
 /// Slices fed to the engine by the one-shot calls, so progress and abort are timely.
 const ONE_SHOT_SLICE: u32 = 4 << 20;
 
@@ -223,6 +226,8 @@ impl EnvelopeClient {
             s.finish(&mut sink).await?;
             let ciphertext = concat(&pieces);
             let header = super::parse_header_js(&ciphertext)?;
+            // We just wrote this header: it is ours, not merely parsed.
+            Reflect::set(&header, &"authenticated".into(), &true.into())?;
             let out = Object::new();
             Reflect::set(&out, &"ciphertext".into(), &ciphertext)?;
             Reflect::set(&out, &"header".into(), &header)?;
@@ -482,17 +487,31 @@ fn to_blob(stream: &JsValue) -> Result<Promise, JsValue> {
     let reader = get_reader.call0(stream)?;
     let read: Function = Reflect::get(&reader, &"read".into())?.dyn_into()?;
     Ok(future_to_promise(async move {
-        let parts = Array::new();
+        let bag = web_sys::BlobPropertyBag::new();
+        bag.set_type("application/octet-stream");
+        // Fold the chunks into a Blob every few MiB: the browser may keep Blob data out of the
+        // JS heap (on disk for large ones), so memory stays bounded while the stream runs.
+        let mut parts = Array::new();
+        let mut pending = 0u32;
         loop {
             let step: Promise = read.call0(&reader)?.dyn_into()?;
             let r = JsFuture::from(step).await.map_err(|e| from_js(&e, false))?;
             if Reflect::get(&r, &"done".into())?.as_bool().unwrap_or(true) {
                 break;
             }
-            parts.push(&Reflect::get(&r, &"value".into())?);
+            let chunk = Reflect::get(&r, &"value".into())?;
+            pending = pending.saturating_add(
+                Reflect::get(&chunk, &"byteLength".into())?
+                    .as_f64()
+                    .unwrap_or(0.0) as u32,
+            );
+            parts.push(&chunk);
+            if pending >= BLOB_FOLD {
+                let folded = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &bag)?;
+                parts = Array::of1(&folded);
+                pending = 0;
+            }
         }
-        let bag = web_sys::BlobPropertyBag::new();
-        bag.set_type("application/octet-stream");
         Ok(web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &bag)?.into())
     }))
 }
