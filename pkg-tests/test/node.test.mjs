@@ -180,6 +180,7 @@ describe('round trips in Node', () => {
     assert.equal(h.messageId, header.messageId);
     assert.equal(h.frameLength, 777);
     assert.equal(h.authenticated, false);
+    assert.equal(header.authenticated, true, 'the header encrypt() returns is the one it wrote');
     assert.equal(h.encryptionContext.who, 'me');
     assert.deepEqual(h.encryptedDataKeys.map((e) => e.providerId), ['pkg-tests']);
     assertEnvelopeError(throwsSync(() => KE.parseHeader(new Uint8Array([0x99, 1, 2, 3]))), 'MALFORMED_MESSAGE');
