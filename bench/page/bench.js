@@ -198,6 +198,29 @@ function freshBufferCase() {
   };
 }
 
+/** Not contestants: SHA-384 of the whole input, in wasm (sha2, as the signed suite hashes) and
+ *  by WebCrypto's one-shot digest (native, off the main thread; it cannot hash a stream). */
+function sha384Case(where) {
+  let ptr = 0;
+  let cap = 0;
+  return {
+    prepare(dir, input) {
+      if (where !== "wasm") return;
+      if (cap < input.byteLength) {
+        ptr = rawAes.buffer(input.byteLength);
+        cap = input.byteLength;
+      }
+      new Uint8Array(rawAes.memory.buffer, ptr, input.byteLength).set(input);
+    },
+    async encrypt(pt) {
+      if (where === "wasm") return rawAes.sha384(pt.byteLength, 65536 + 40);
+      return crypto.subtle.digest("SHA-384", pt);
+    },
+    check: () => true,
+    encryptOnly: true,
+  };
+}
+
 function envelopeCase({ suite, frame, backend, api }) {
   const client = new EnvelopeClient({
     keyring: new RawAesKeyring({ keyNamespace: "bench", keyName: "raw-aes", wrappingKey: WRAPPING_KEY }),
@@ -346,6 +369,15 @@ function buildCases(cfg) {
       make: () => officialCase({ suite, frame }),
     });
   }
+  for (const where of ["wasm", "webcrypto"]) {
+    add({
+      id: `sha384-${where}`,
+      group: "floor",
+      label: `(reference) SHA-384 of the input, ${where === "wasm" ? "sha2 crate in wasm (SIMD)" : "WebCrypto digest (one call)"}`,
+      sizes: cfg.sizes,
+      make: () => sha384Case(where),
+    });
+  }
   add({
     id: "rawaes-64k",
     group: "rawaes",
@@ -366,14 +398,16 @@ async function measure(c, cfg) {
   // Warm-up at the smallest size, checking the round trip.
   impl.prepare?.("encrypt", warm);
   const warmCt = await impl.encrypt(warm, true);
-  const warmDecIn = impl.decryptInputIsPlaintext ? warm : warmCt;
-  impl.prepare?.("decrypt", warmDecIn);
-  const back = await impl.decrypt(warmDecIn, true);
-  if (!impl.check(warm, back)) throw new Error(`${c.id}: round trip mismatch`);
+  if (!impl.encryptOnly) {
+    const warmDecIn = impl.decryptInputIsPlaintext ? warm : warmCt;
+    impl.prepare?.("decrypt", warmDecIn);
+    const back = await impl.decrypt(warmDecIn, true);
+    if (!impl.check(warm, back)) throw new Error(`${c.id}: round trip mismatch`);
+  }
   for (const sizeMiB of c.sizes) {
     const pt = plaintexts.get(sizeMiB * MiB);
     let ct = null;
-    for (const dir of ["encrypt", "decrypt"]) {
+    for (const dir of impl.encryptOnly ? ["encrypt"] : ["encrypt", "decrypt"]) {
       const input = dir === "encrypt" || impl.decryptInputIsPlaintext ? pt : ct;
       const times = [];
       let result = null;

@@ -3,12 +3,15 @@
 //!
 //! JS: `p = buffer(len)` → write plaintext at `p` → `seal(len, frame)` → ciphertext in place,
 //! tags kept aside → `open(len, frame)` → 1 when every tag verified (plaintext in place).
+//! `sha384(len, chunk)` hashes the buffer in `chunk`-byte updates (the signed suite's running
+//! hash), returning the digest's first byte.
 
 use std::sync::Mutex;
 
 use aes_gcm::aead::array::Array;
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Tag};
+use sha2::{Digest, Sha384};
 
 struct State {
     data: Vec<u8>,
@@ -75,4 +78,16 @@ pub extern "C" fn open(len: usize, frame: usize) -> u32 {
         }
     }
     1
+}
+
+/// SHA-384 over the first `len` bytes, fed `chunk` bytes at a time.
+#[unsafe(no_mangle)]
+pub extern "C" fn sha384(len: usize, chunk: usize) -> u32 {
+    let guard = STATE.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(s) = guard.as_ref() else { return 0 };
+    let mut h = Sha384::new();
+    for c in s.data[..len].chunks(chunk.max(1)) {
+        h.update(c);
+    }
+    u32::from(h.finalize()[0])
 }
