@@ -321,7 +321,7 @@ for (const c of results.cases) {
     const e = c.results.find((r) => r.dir === "encrypt" && r.sizeMiB === size);
     const d = c.results.find((r) => r.dir === "decrypt" && r.sizeMiB === size);
     const off = officialFor(c);
-    const cell = (r) => (r ? `${fmt(r.mbps)} [${fmt(r.minMbps)}–${fmt(r.maxMbps)}]` : "–");
+    const cell = (r) => (r?.error ? `failed: ${r.error.slice(0, 60)}` : r ? `${fmt(r.mbps)} [${fmt(r.minMbps)}–${fmt(r.maxMbps)}]` : "–");
     const cRatio = (r, dir) => (c.group === "ceiling" || c.group === "floor" ? "–" : ratio(r?.mbps, ceiling(dir, size)));
     const sRatio = (r, dir) => (off ? ratio(r?.mbps, get(off, dir, size)?.mbps) : "–");
     P(
@@ -383,18 +383,24 @@ const T = [];
 const size = Math.max(...cfg.sizes);
 const tgt = (name, ok, detail) => T.push(`| ${name} | ${ok == null ? "n/a" : ok ? "met" : "**missed**"} | ${detail} |`);
 const val = (id, dir, s = size) => get(id, dir, s)?.mbps;
+// Ceiling targets: the better of the two APIs counts; both are shown.
 for (const dir of ["encrypt", "decrypt"]) {
-  const best = Math.max(...["oneshot", "stream"].map((a) => val(`envelope-0478-webcrypto-64k-${a}`, dir) ?? 0));
-  const r = best / ceiling(dir, size);
-  tgt(`0x0478 ≥ 0.8× ceiling (${dir}, ${size} MiB)`, isFinite(r) ? r >= 0.8 : null, `${fmt(r, 2)}× (${fmt(best)} vs ${fmt(ceiling(dir, size))} MB/s)`);
+  const [o, st] = ["oneshot", "stream"].map((a) => val(`envelope-0478-webcrypto-64k-${a}`, dir) ?? 0);
+  const c0 = ceiling(dir, size);
+  const r = Math.max(o, st) / c0;
+  tgt(`0x0478 ≥ 0.8× ceiling (${dir}, ${size} MiB)`, isFinite(r) ? r >= 0.8 : null, `stream ${fmt(st / c0, 2)}× (${fmt(st)} MB/s), one-shot ${fmt(o / c0, 2)}× (${fmt(o)} MB/s); ceiling ${fmt(c0)} MB/s`);
 }
+// Comparisons with the official SDK: at the largest size both managed.
+const both = (a, b, dir) => [...cfg.sizes].reverse().find((s) => val(a, dir, s) && val(b, dir, s));
 for (const dir of ["encrypt", "decrypt"]) {
-  const best = Math.max(...["oneshot", "stream"].map((a) => val(`envelope-0578-webcrypto-64k-${a}`, dir) ?? 0));
-  const r = best / ceiling(dir, size);
-  const sdk = val("official-defaults", dir);
-  const rs = best / sdk;
-  tgt(`0x0578 ≥ 0.5× ceiling (${dir})`, isFinite(r) ? r >= 0.5 : null, `${fmt(r, 2)}× (${fmt(best)} vs ${fmt(ceiling(dir, size))} MB/s)`);
-  tgt(`0x0578 ≥ 4× SDK defaults (${dir})`, isFinite(rs) ? rs >= 4 : null, `${fmt(rs, 2)}× (${fmt(best)} vs ${fmt(sdk)} MB/s)`);
+  const [o, st] = ["oneshot", "stream"].map((a) => val(`envelope-0578-webcrypto-64k-${a}`, dir) ?? 0);
+  const c0 = ceiling(dir, size);
+  const r = Math.max(o, st) / c0;
+  tgt(`0x0578 ≥ 0.5× ceiling (${dir}, ${size} MiB)`, isFinite(r) ? r >= 0.5 : null, `stream ${fmt(st / c0, 2)}× (${fmt(st)} MB/s), one-shot ${fmt(o / c0, 2)}× (${fmt(o)} MB/s)`);
+  const s2 = both("envelope-0578-webcrypto-64k-stream", "official-defaults", dir);
+  const best2 = Math.max(...["oneshot", "stream"].map((a) => val(`envelope-0578-webcrypto-64k-${a}`, dir, s2) ?? 0));
+  const rs = best2 / val("official-defaults", dir, s2);
+  tgt(`0x0578 ≥ 4× SDK defaults (${dir}, ${s2 ?? "–"} MiB)`, isFinite(rs) ? rs >= 4 : null, `${fmt(rs, 2)}× (${fmt(best2)} vs ${fmt(val("official-defaults", dir, s2))} MB/s)`);
 }
 for (const [ours_, off, label] of [
   ["envelope-0478-webcrypto-64k-oneshot", "official-0478-64k", "0x0478 64 KiB"],
@@ -402,8 +408,15 @@ for (const [ours_, off, label] of [
   ["envelope-0578-webcrypto-4k-oneshot", "official-defaults", "0x0578 4 KiB"],
 ]) {
   for (const dir of ["encrypt", "decrypt"]) {
-    const r = val(ours_, dir) / val(off, dir);
-    tgt(`≥ 2× SDK at ${label} (${dir})`, isFinite(r) ? r >= 2 : null, `${fmt(r, 2)}× (${fmt(val(ours_, dir))} vs ${fmt(val(off, dir))} MB/s)`);
+    const s2 = both(ours_, off, dir);
+    const r = val(ours_, dir, s2) / val(off, dir, s2);
+    const st = val(ours_.replace("oneshot", "stream"), dir, s2) / val(off, dir, s2);
+    tgt(`≥ 2× SDK at ${label} (${dir}, ${s2 ?? "–"} MiB)`, isFinite(r) ? r >= 2 : null, `one-shot ${fmt(r, 2)}× (${fmt(val(ours_, dir, s2))} vs ${fmt(val(off, dir, s2))} MB/s); stream ${fmt(st, 2)}×`);
+  }
+}
+for (const id of ["official-defaults", "official-0478-64k", "official-0578-64k"]) {
+  for (const r of byId[id]?.results ?? []) {
+    if (r.error) T.push(`| (official SDK) | info | ${byId[id].label}, ${r.dir} ${r.sizeMiB} MiB failed: ${r.error.slice(0, 90)} |`);
   }
 }
 const rt = results.big.find((b) => b.id === "stream-1g-roundtrip");

@@ -409,43 +409,56 @@ async function measure(c, cfg) {
     let ct = null;
     for (const dir of impl.encryptOnly ? ["encrypt"] : ["encrypt", "decrypt"]) {
       const input = dir === "encrypt" || impl.decryptInputIsPlaintext ? pt : ct;
-      const times = [];
-      let result = null;
-      let rssBase = null;
-      let peak = null;
-      if (cfg.profile) await mem("profile-start");
-      for (let i = 0; i < cfg.runs; i++) {
-        result = null;
-        impl.prepare?.(dir, input);
+      if (input == null) {
+        out.results.push({ dir, sizeMiB, error: "no message (encrypt failed)" });
+        continue;
+      }
+      try {
+        const times = [];
+        let result = null;
+        let rssBase = null;
+        let peak = null;
+        if (cfg.profile) await mem("profile-start");
+        for (let i = 0; i < cfg.runs; i++) {
+          result = null;
+          impl.prepare?.(dir, input);
+          gc();
+          await tick();
+          if (i === 0) rssBase = await mem("reset");
+          const t0 = performance.now();
+          result = await impl[dir](input, false);
+          times.push(performance.now() - t0);
+        }
+        peak = await mem("peak");
+        if (cfg.profile) await mem("profile-stop");
+        if (dir === "encrypt") {
+          // Decrypt input: the last run's output (streaming cases: a one-shot message instead).
+          ct = impl.decryptInputIsPlaintext ? null : c.api === "stream" ? await c.cipher(pt) : result;
+        } else if (!impl.decryptInputIsPlaintext) {
+          const n = Array.isArray(result) ? result.reduce((a, p) => a + p.byteLength, 0) : result.byteLength;
+          if (n !== pt.byteLength) throw new Error(`${c.id}: decrypt produced ${n} bytes`);
+        }
+        const bytes = sizeMiB * MiB;
+        out.results.push({
+          dir,
+          sizeMiB,
+          times,
+          medianMs: median(times),
+          mbps: bytes / 1e6 / (median(times) / 1000),
+          minMbps: bytes / 1e6 / (Math.max(...times) / 1000),
+          maxMbps: bytes / 1e6 / (Math.min(...times) / 1000),
+          rssGrowth: rssBase != null && peak != null ? peak - rssBase : null,
+          wasmMemory: wasm.memory.buffer.byteLength,
+        });
+        log(`${c.id} ${dir} ${sizeMiB} MiB: ${out.results.at(-1).mbps.toFixed(0)} MB/s`);
+      } catch (e) {
+        // A contestant that cannot do it (e.g. the official SDK's concatBuffers(...spread)
+        // overflows the stack at 256 MiB with 4 KiB frames): recorded, not fatal.
+        out.results.push({ dir, sizeMiB, error: `${e.name}: ${e.message}` });
+        log(`${c.id} ${dir} ${sizeMiB} MiB: FAILED ${e.name}: ${e.message}`);
+        if (dir === "encrypt") ct = null;
         gc();
-        await tick();
-        if (i === 0) rssBase = await mem("reset");
-        const t0 = performance.now();
-        result = await impl[dir](input, false);
-        times.push(performance.now() - t0);
       }
-      peak = await mem("peak");
-      if (cfg.profile) await mem("profile-stop");
-      if (dir === "encrypt") {
-        // Decrypt input: the last run's output (streaming cases: a one-shot message instead).
-        ct = impl.decryptInputIsPlaintext ? null : c.api === "stream" ? await c.cipher(pt) : result;
-      } else if (!impl.decryptInputIsPlaintext) {
-        const n = Array.isArray(result) ? result.reduce((a, p) => a + p.byteLength, 0) : result.byteLength;
-        if (n !== pt.byteLength) throw new Error(`${c.id}: decrypt produced ${n} bytes`);
-      }
-      const bytes = sizeMiB * MiB;
-      out.results.push({
-        dir,
-        sizeMiB,
-        times,
-        medianMs: median(times),
-        mbps: bytes / 1e6 / (median(times) / 1000),
-        minMbps: bytes / 1e6 / (Math.max(...times) / 1000),
-        maxMbps: bytes / 1e6 / (Math.min(...times) / 1000),
-        rssGrowth: rssBase != null && peak != null ? peak - rssBase : null,
-        wasmMemory: wasm.memory.buffer.byteLength,
-      });
-      log(`${c.id} ${dir} ${sizeMiB} MiB: ${out.results.at(-1).mbps.toFixed(0)} MB/s`);
     }
     ct = null;
   }
