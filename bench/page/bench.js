@@ -387,6 +387,16 @@ function buildCases(cfg) {
     sizes: cfg.sizes.slice(0, 1),
     make: () => rawAesCase(65536),
   });
+  // Run each reference right after the case it is compared with, so load drift on a shared
+  // machine does not land between them.
+  const after = { "rawaes-64k": "envelope-0478-rust-64k-oneshot", "sha384-wasm": "envelope-0578-webcrypto-64k-stream", "sha384-webcrypto": "sha384-wasm" };
+  for (const [id, anchor] of Object.entries(after)) {
+    const i = cases.findIndex((c) => c.id === id);
+    if (i < 0) continue;
+    const [c] = cases.splice(i, 1);
+    const j = cases.findIndex((x) => x.id === anchor);
+    cases.splice(j < 0 ? cases.length : j + 1, 0, c);
+  }
   return cases;
 }
 
@@ -509,6 +519,7 @@ async function oneGiB(cfg) {
     const times = [];
     gc();
     await tick();
+    const wasmBase = wasm.memory.buffer.byteLength;
     const rssBase = await mem("reset");
     for (let i = 0; i < cfg.bigRuns; i++) {
       gc();
@@ -529,6 +540,7 @@ async function oneGiB(cfg) {
       maxMbps: total / 1e6 / (Math.min(...times) / 1000),
       rssGrowth: rssBase != null && peak != null ? peak - rssBase : null,
       wasmMemory: wasm.memory.buffer.byteLength,
+      wasmGrowth: wasm.memory.buffer.byteLength - wasmBase,
     });
     log(`${id}: ${rows.at(-1).mbps.toFixed(0)} MB/s, peak RSS growth ${((peak - rssBase) / MiB).toFixed(1)} MiB`);
   }
