@@ -628,6 +628,70 @@ window.benchSetup = async (cfg) => {
   };
 };
 
+/** The comparisons the targets rest on, run round-robin: each round runs every contestant once
+ *  (in a rotating order), so load drift on a shared machine hits them all alike. */
+async function paired(cfg) {
+  const ids = [
+    "webcrypto-w8",
+    "envelope-0478-webcrypto-64k-stream",
+    "envelope-0478-webcrypto-64k-oneshot",
+    "envelope-0578-webcrypto-64k-stream",
+    "envelope-0578-webcrypto-64k-oneshot",
+    "envelope-0578-webcrypto-4k-oneshot",
+    "official-0478-64k",
+    "official-0578-64k",
+    "official-defaults",
+    // The pure-Rust backend against the raw crate: the smallest size only (tens of MB/s).
+    "envelope-0478-rust-64k-oneshot",
+    "rawaes-64k",
+  ];
+  const all = buildCases({ ...cfg, only: null });
+  const rows = [];
+  for (const sizeMiB of cfg.sizes) {
+    const pt = plaintexts.get(sizeMiB * MiB);
+    // The official SDK's defaults overflow the stack above 64 MiB (see the main table).
+    const cs = ids
+      .map((id) => all.find((c) => c.id === id))
+      .filter((c) => c && !(c.id === "official-defaults" && sizeMiB > 64))
+      .filter((c) => !/rust|rawaes/.test(c.id) || sizeMiB === cfg.sizes[0]);
+    const live = [];
+    for (const c of cs) {
+      const impl = c.make();
+      await impl.setup?.();
+      const shot = c.group === "envelope" && c.api === "stream" ? envelopeCase({ ...c, api: "oneshot" }) : null;
+      impl.prepare?.("encrypt", pt);
+      const input = impl.decryptInputIsPlaintext ? pt : shot ? await shot.encrypt(pt) : await impl.encrypt(pt, false);
+      live.push({ c, impl, input, t: { encrypt: [], decrypt: [] } });
+    }
+    for (let r = 0; r < cfg.runs; r++) {
+      const order = live.map((_, i) => live[(i + r) % live.length]);
+      for (const x of order) {
+        for (const dir of ["encrypt", "decrypt"]) {
+          const input = dir === "encrypt" ? pt : x.input;
+          x.impl.prepare?.(dir, input);
+          gc();
+          await tick();
+          const t0 = performance.now();
+          await x.impl[dir](input, false);
+          x.t[dir].push(performance.now() - t0);
+        }
+      }
+    }
+    for (const x of live) {
+      const row = { id: x.c.id, label: x.c.label, suite: x.c.suite, frame: x.c.frame, group: x.c.group, sizeMiB };
+      for (const dir of ["encrypt", "decrypt"]) {
+        const ts = x.t[dir];
+        row[dir] = { times: ts, mbps: (sizeMiB * MiB) / 1e6 / (median(ts) / 1000), minMbps: (sizeMiB * MiB) / 1e6 / (Math.max(...ts) / 1000), maxMbps: (sizeMiB * MiB) / 1e6 / (Math.min(...ts) / 1000) };
+      }
+      rows.push(row);
+      log(`paired ${x.c.id} ${sizeMiB} MiB: ${row.encrypt.mbps.toFixed(0)} / ${row.decrypt.mbps.toFixed(0)} MB/s`);
+    }
+    live.length = 0;
+    gc();
+  }
+  return rows;
+}
+
 window.runBench = async (cfg) => {
   const cases = buildCases(cfg);
   const out = { cases: [], big: [], kms: null };
@@ -642,6 +706,7 @@ window.runBench = async (cfg) => {
     gc();
   }
   if (cfg.bigMiB > 0 && (!cfg.only || new RegExp(cfg.only).test("stream-1g"))) out.big = await oneGiB(cfg);
+  if (cfg.paired && !cfg.profile) out.paired = await paired(cfg);
   if (cfg.kms) out.kms = await kms(cfg);
   return out;
 };
