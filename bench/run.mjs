@@ -135,6 +135,11 @@ if (!flag("no-kms") && !profile) {
   kmsProc = spawn(bin, ["--listen", "127.0.0.1:0", "--data-dir", kmsDir, "--seed-key", "bench"], {
     stdio: ["ignore", "pipe", "pipe"],
   });
+  // Whatever happens later (a page error ends the run), the dev KMS goes with us.
+  process.on("exit", () => {
+    kmsProc?.kill("SIGTERM");
+    fs.rmSync(kmsDir, { recursive: true, force: true });
+  });
   const endpoint = await new Promise((resolve, reject) => {
     let buf = "";
     const timer = setTimeout(() => reject(new Error("kms-dev-server did not become ready")), 30000);
