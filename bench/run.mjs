@@ -164,6 +164,7 @@ if (!flag("no-kms") && !profile) {
 
 // ----- browser ------------------------------------------------------------------------------
 const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-chromium-"));
+process.on("exit", () => fs.rmSync(userDataDir, { recursive: true, force: true }));
 const ARGS = [
   "--headless",
   "--no-sandbox",
