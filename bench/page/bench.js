@@ -180,6 +180,87 @@ function webcryptoCeiling(window) {
   };
 }
 
+/** Not a contestant: raw WebCrypto behind the smallest possible TransformStream, with the
+ *  stream cases' source and sink (64 KiB views in, every chunk kept). What the Web Streams
+ *  machinery alone costs on top of the ceiling: the bound for a streaming API here. */
+function webcryptoStreamCase() {
+  const FRAME = 64 * 1024;
+  let key;
+  let message = null;
+  const aad = new Uint8Array(61).fill(7);
+  const iv = (seq) => {
+    const b = new Uint8Array(12);
+    new DataView(b.buffer).setUint32(8, seq);
+    return b;
+  };
+  // Regroups the input into `size`-byte pieces (the last may be short), as any framing must.
+  const frames = (size, op) => {
+    let held = [];
+    let n = 0;
+    let seq = 0;
+    // WebCrypto copies its input when called, so one scratch buffer serves every frame that
+    // spans two chunks.
+    const scratch = new Uint8Array(size);
+    const flush = async (c, len) => {
+      let buf = held[0];
+      if (held.length > 1) {
+        buf = scratch.subarray(0, len);
+        let at = 0;
+        for (const p of held) {
+          buf.set(p, at);
+          at += p.byteLength;
+        }
+      }
+      held = [];
+      n = 0;
+      c.enqueue(new Uint8Array(16)); // a frame header's worth of bytes, as a framed format emits
+      c.enqueue(new Uint8Array(await op(++seq, buf)));
+    };
+    return new TransformStream({
+      async transform(chunk, c) {
+        while (chunk.byteLength) {
+          const take = Math.min(size - n, chunk.byteLength);
+          held.push(chunk.subarray(0, take));
+          n += take;
+          chunk = chunk.subarray(take);
+          if (n === size) await flush(c, size);
+        }
+      },
+      async flush(c) {
+        if (n) await flush(c, n);
+      },
+    });
+  };
+  const seal = (seq, pt) => crypto.subtle.encrypt({ name: "AES-GCM", iv: iv(seq), additionalData: aad, tagLength: 128 }, key, pt);
+  const open = (seq, ct) => crypto.subtle.decrypt({ name: "AES-GCM", iv: iv(seq), additionalData: aad, tagLength: 128 }, key, ct);
+  const strip = () =>
+    new TransformStream({
+      transform(chunk, c) {
+        if (chunk.byteLength !== 16) c.enqueue(chunk);
+      },
+    });
+  return {
+    async setup() {
+      key = await crypto.subtle.importKey("raw", new Uint8Array(32).fill(1), "AES-GCM", false, ["encrypt", "decrypt"]);
+    },
+    async encrypt(pt, check) {
+      const r = await drain(sourceOf(pt).pipeThrough(frames(FRAME, seal)), true);
+      // The message form the decrypt side reads: sealed frames back to back, no headers.
+      return check ? concat(r.parts.filter((p) => p.byteLength !== 16)) : r.parts;
+    },
+    // Untimed: the encrypt side's chunks (an array) become one message without the headers.
+    prepare(dir, input) {
+      message = dir === "decrypt" && Array.isArray(input) ? concat(input.filter((p) => p.byteLength !== 16)) : input;
+    },
+    async decrypt(ct, check) {
+      const input = message ?? ct;
+      const r = await drain(sourceOf(input).pipeThrough(frames(FRAME + 16, open)).pipeThrough(strip()), true);
+      return check ? concat(r.parts) : r.parts;
+    },
+    check: (pt, out) => equal(pt, out),
+  };
+}
+
 /** Not a contestant: what returning one new contiguous buffer costs here (allocate + write). */
 function freshBufferCase() {
   return {
@@ -323,6 +404,14 @@ function buildCases(cfg) {
       make: () => webcryptoCeiling(window),
     });
   }
+  add({
+    id: "webcrypto-stream",
+    group: "floor",
+    label: "(reference) raw WebCrypto, 64 KiB frames, in a TransformStream (same source and sink as the stream cases)",
+    frame: 65536,
+    sizes: cfg.sizes,
+    make: webcryptoStreamCase,
+  });
   add({
     id: "fresh-buffer",
     group: "floor",
@@ -633,6 +722,7 @@ window.benchSetup = async (cfg) => {
 async function paired(cfg) {
   const ids = [
     "webcrypto-w8",
+    "webcrypto-stream",
     "envelope-0478-webcrypto-64k-stream",
     "envelope-0478-webcrypto-64k-oneshot",
     "envelope-0578-webcrypto-64k-stream",
