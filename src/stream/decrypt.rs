@@ -11,6 +11,12 @@
 //! [`OpenJob`] the driver runs elsewhere (WebCrypto) and reports back in order with
 //! [`Decryptor::complete_job`]. The driver must hold back a job marked `withhold` until
 //! [`Decryptor::finish`] succeeds.
+//!
+//! In *external hash* mode ([`Decryptor::set_external_hash`]) the signed suites' running hash
+//! is not computed here: the driver hashes the input bytes `0..signed_len()` (header and body,
+//! in order; another thread may do it) and, once [`Decryptor::needs_digest`], hands the digest
+//! to [`Decryptor::provide_digest`], which verifies the signature. Until then the final frame
+//! stays withheld, exactly as in the other modes.
 
 use crate::crypto::{self, AesGcmKey, DataKey, SignatureHasher, VerifyingKey, derive_keys};
 use crate::error::{Error, Result};
@@ -63,6 +69,8 @@ pub enum DecryptState {
     Body,
     /// Reading the footer.
     Footer,
+    /// External hash mode: the footer was read; waiting for [`Decryptor::provide_digest`].
+    NeedDigest,
     /// Everything verified; only end of input may follow.
     Done,
     /// An error was returned; the decryptor refuses further work.
@@ -75,6 +83,8 @@ enum Stage {
     Framed(Box<Body>),
     NonFramed(Box<Body>),
     Footer(Box<Body>),
+    /// The footer's signature, to verify against the driver's digest.
+    NeedDigest(Box<Body>, Vec<u8>),
     Done,
     Failed,
 }
@@ -108,6 +118,10 @@ pub struct Decryptor {
     context: Option<EncryptionContext>,
     authenticated: Option<ParsedHeader>,
     external: Option<External>,
+    /// External hash mode: the driver hashes the signed bytes and provides the digest.
+    hash_external: bool,
+    /// Input bytes consumed so far that lie in the signed region (header and body).
+    signed: u64,
 }
 
 impl std::fmt::Debug for Decryptor {
@@ -133,7 +147,80 @@ impl Decryptor {
             context: None,
             authenticated: None,
             external: None,
+            hash_external: false,
+            signed: 0,
         }
+    }
+
+    /// Hash outside the engine (see the module docs). Only before the first byte.
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` once input was pushed.
+    pub fn set_external_hash(&mut self) -> Result<()> {
+        if !matches!(self.stage, Stage::Header) || !self.buf.is_empty() || self.start > 0 {
+            return Err(Error::invalid(
+                "external hashing must be chosen before any input",
+            ));
+        }
+        self.hash_external = true;
+        Ok(())
+    }
+
+    /// How many input bytes, from the first, are known to lie in the signed region (header
+    /// and body, everything before the footer). Never decreases. External hash mode: the
+    /// driver hashes exactly these bytes, in order.
+    pub fn signed_len(&self) -> u64 {
+        self.signed
+    }
+
+    /// Whether the message is known to be signed (header parsed, signing suite).
+    pub fn is_signed(&self) -> Option<bool> {
+        self.header().map(|h| h.body.suite.signature().is_some())
+    }
+
+    /// External hash mode: whether the footer was read and the signature waits for the digest
+    /// of the first [`signed_len`](Self::signed_len) bytes.
+    pub fn needs_digest(&self) -> bool {
+        matches!(self.stage, Stage::NeedDigest(..))
+    }
+
+    /// External hash mode: the digest of the first [`signed_len`](Self::signed_len) input
+    /// bytes. Verifies the signature; on success the withheld final frame is released and the
+    /// state is `Done`.
+    ///
+    /// # Errors
+    /// `AUTHENTICATION_FAILED` when the signature does not verify (the decryptor is then
+    /// failed); `INVALID_ARGUMENT` when no digest is awaited (before the footer, or twice) or
+    /// the digest has the wrong length.
+    pub fn provide_digest(&mut self, digest: &[u8]) -> Result<()> {
+        self.guard()?;
+        let (body, sig) = match std::mem::replace(&mut self.stage, Stage::Failed) {
+            Stage::NeedDigest(b, sig) => (b, sig),
+            other => {
+                self.stage = other;
+                return Err(Error::invalid("no digest is awaited now"));
+            }
+        };
+        let want = match body.header.body.suite.signature() {
+            Some(crate::suite::SignatureAlg::EcdsaP256) => 32,
+            Some(crate::suite::SignatureAlg::EcdsaP384) => 48,
+            None => 0,
+        };
+        if digest.len() != want {
+            self.stage = Stage::NeedDigest(body, sig);
+            return Err(Error::invalid("digest has the wrong length"));
+        }
+        let Some(vk) = body.verifying_key.as_ref() else {
+            return self.fail(Error::malformed("footer on an unsigned message"));
+        };
+        // SPEC decrypt.md: the result of verification MUST be checked (ESDK PR #554).
+        if let Err(e) = vk.verify_digest(digest, &sig) {
+            return self.fail(e);
+        }
+        self.out.append(&mut self.withheld);
+        self.stage = Stage::Done;
+        // Bytes after the footer may already be buffered.
+        self.run()
     }
 
     /// Open frames outside the engine (see the module docs). Only before the data key.
@@ -190,6 +277,7 @@ impl Decryptor {
             Stage::NeedKey(_) => DecryptState::NeedDataKey,
             Stage::Framed(_) | Stage::NonFramed(_) => DecryptState::Body,
             Stage::Footer(_) => DecryptState::Footer,
+            Stage::NeedDigest(..) => DecryptState::NeedDigest,
             Stage::Done => DecryptState::Done,
             Stage::Failed => DecryptState::Failed,
         }
@@ -229,7 +317,7 @@ impl Decryptor {
     /// Any format, policy, context or authentication error; the decryptor is then failed.
     pub fn push(&mut self, input: &[u8]) -> Result<()> {
         self.guard()?;
-        if matches!(self.stage, Stage::Done) && !input.is_empty() {
+        if matches!(self.stage, Stage::Done | Stage::NeedDigest(..)) && !input.is_empty() {
             return self.fail(Error::malformed("bytes after the end of the message"));
         }
         self.buf.extend_from_slice(input);
@@ -352,6 +440,13 @@ impl Decryptor {
     }
 
     fn consume(&mut self, n: usize) {
+        // Everything before the footer is signed (header and body; digest §7).
+        if !matches!(
+            self.stage,
+            Stage::Footer(_) | Stage::NeedDigest(..) | Stage::Done | Stage::Failed
+        ) {
+            self.signed += n as u64;
+        }
         self.start += n;
         self.want = 1;
     }
@@ -372,8 +467,8 @@ impl Decryptor {
                     Ok(true)
                 }
             },
-            Stage::NeedKey(_) | Stage::Done | Stage::Failed => {
-                if matches!(self.stage, Stage::Done) && !data.is_empty() {
+            Stage::NeedKey(_) | Stage::NeedDigest(..) | Stage::Done | Stage::Failed => {
+                if matches!(self.stage, Stage::Done | Stage::NeedDigest(..)) && !data.is_empty() {
                     return Err(Error::malformed("bytes after the end of the message"));
                 }
                 Ok(false)
@@ -410,7 +505,7 @@ impl Decryptor {
                 check_body_limit(&self.params.limits, b.plaintext_len, len)?;
                 let aad = body::body_aad(&b.header.body.message_id, f.kind(), f.seq, len);
                 // Signed messages keep their final frame until the signature verifies.
-                let withhold = f.is_final && b.hasher.is_some();
+                let withhold = f.is_final && b.verifying_key.is_some();
                 if let Some(ext) = self.external.as_mut() {
                     // Ciphertext and tag end the frame, contiguous: what WebCrypto opens.
                     let sealed = &data[consumed - f.ciphertext.len() - TAG_LEN..consumed];
@@ -484,6 +579,8 @@ impl Decryptor {
                 crypto::open(&b.key, &prefix.iv, &aad, &mut plain, &tag)?;
                 if let Some(h) = b.hasher.as_mut() {
                     h.update(&data[..total]);
+                }
+                if b.verifying_key.is_some() {
                     self.withheld = plain;
                 } else {
                     self.out.extend_from_slice(&plain);
@@ -501,6 +598,16 @@ impl Decryptor {
                     }
                     Progress::Done { value, consumed } => (value, consumed),
                 };
+                if self.hash_external && b.verifying_key.is_some() {
+                    let sig = sig.to_vec();
+                    self.consume(consumed);
+                    let stage = std::mem::replace(&mut self.stage, Stage::Failed);
+                    if let Stage::Footer(b) = stage {
+                        self.stage = Stage::NeedDigest(b, sig);
+                    }
+                    // Go on: bytes after the footer are refused now, as in the other modes.
+                    return Ok(true);
+                }
                 let (Some(hasher), Some(vk)) = (b.hasher.take(), b.verifying_key.as_ref()) else {
                     return Err(Error::malformed("footer on an unsigned message"));
                 };
@@ -517,7 +624,7 @@ impl Decryptor {
     fn end_of_body(&mut self) {
         let stage = std::mem::replace(&mut self.stage, Stage::Failed);
         self.stage = match stage {
-            Stage::Framed(b) | Stage::NonFramed(b) if b.hasher.is_some() => Stage::Footer(b),
+            Stage::Framed(b) | Stage::NonFramed(b) if b.verifying_key.is_some() => Stage::Footer(b),
             Stage::Framed(_) | Stage::NonFramed(_) => Stage::Done,
             other => other,
         };
@@ -596,7 +703,10 @@ impl Decryptor {
             }
             None => None,
         };
-        let mut hasher = suite.signature().map(SignatureHasher::new);
+        let mut hasher = suite
+            .signature()
+            .filter(|_| !self.hash_external)
+            .map(SignatureHasher::new);
         if let Some(h) = hasher.as_mut() {
             h.update(&header.raw);
         }

@@ -6,6 +6,11 @@
 //! (WebCrypto, several in flight) and hands the results back in order with
 //! [`Encryptor::complete_job`], which returns the bytes that frame the sealed data. Output is
 //! byte-identical to internal mode.
+//!
+//! In *external hash* mode ([`Encryptor::set_external_hash`], signing suites) the engine does not
+//! hash: the driver hashes every byte it emits (another thread may do it), and after the final
+//! frame hands the digest back with [`Encryptor::provide_digest`], which signs it and writes the
+//! footer. Output is byte-identical to the other modes.
 
 use std::collections::VecDeque;
 
@@ -68,6 +73,12 @@ pub struct Encryptor {
     finished: bool,
     plaintext_len: u64,
     external: Option<External>,
+    /// External hash mode: the driver hashes what it emits and provides the digest.
+    hash_external: bool,
+    /// Bytes left the engine (output taken or a frame prefix returned).
+    emitted: bool,
+    /// The final frame is out; the footer waits for the digest.
+    needs_digest: bool,
 }
 
 #[derive(Debug, Default)]
@@ -164,7 +175,59 @@ impl Encryptor {
             finished: false,
             plaintext_len: 0,
             external: None,
+            hash_external: false,
+            emitted: false,
+            needs_digest: false,
         })
+    }
+
+    /// Switch to external hashing (see the module docs): from now on the driver must hash every
+    /// byte it takes from this encryptor, from the header on, up to the footer (excluded), and
+    /// call [`provide_digest`](Self::provide_digest) once [`needs_digest`](Self::needs_digest).
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` for a suite that does not sign, or once any output left the engine
+    /// (the driver would not have hashed it).
+    pub fn set_external_hash(&mut self) -> Result<()> {
+        if self.signing_key.is_none() {
+            return Err(Error::invalid("external hashing is for signing suites"));
+        }
+        if self.emitted || self.finished {
+            return Err(Error::invalid(
+                "external hashing must be chosen before any output is taken",
+            ));
+        }
+        self.hasher = None;
+        self.hash_external = true;
+        Ok(())
+    }
+
+    /// External hash mode: whether the final frame is out and the footer waits for the digest.
+    pub fn needs_digest(&self) -> bool {
+        self.needs_digest
+    }
+
+    /// External hash mode: the digest of everything emitted before the footer (SHA-384 for
+    /// P-384). Signs it and writes the footer, to take with [`take_output`](Self::take_output).
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` when no digest is awaited (not external, before the final frame, or
+    /// a second time) or the digest has the wrong length.
+    pub fn provide_digest(&mut self, digest: &[u8]) -> Result<()> {
+        if !self.needs_digest {
+            return Err(Error::invalid("no digest is awaited now"));
+        }
+        let want = self.header.suite.signature().map(digest_len);
+        if want != Some(digest.len()) {
+            return Err(Error::invalid("digest has the wrong length"));
+        }
+        let Some(sk) = self.signing_key.as_ref() else {
+            return Err(Error::invalid("no digest is awaited now"));
+        };
+        let signature = sk.sign_digest(digest)?;
+        body::write_footer(&mut self.out, &signature)?;
+        self.needs_digest = false;
+        Ok(())
     }
 
     /// Switch to external sealing (see the module docs). Returns the frame key bytes the driver
@@ -229,11 +292,12 @@ impl Encryptor {
         self.complete(sealed.len(), Some(sealed))
     }
 
-    /// External mode, unsigned suites only: like [`complete_job`](Self::complete_job) when only
-    /// the sealed length is known (the bytes never need to enter this engine).
+    /// External mode, unsigned suites or external hashing: like
+    /// [`complete_job`](Self::complete_job) when only the sealed length is known (the bytes
+    /// never need to enter this engine).
     ///
     /// # Errors
-    /// `INVALID_ARGUMENT` for a signing suite, or as `complete_job`.
+    /// `INVALID_ARGUMENT` for a signing suite hashed here, or as `complete_job`.
     pub fn complete_job_len(&mut self, sealed_len: usize) -> Result<Vec<u8>> {
         if self.hasher.is_some() {
             return Err(Error::invalid("signing suites need the sealed bytes"));
@@ -262,6 +326,7 @@ impl Encryptor {
         if job.is_final {
             self.write_footer()?;
         }
+        self.emitted = true;
         Ok(prefix)
     }
 
@@ -274,9 +339,15 @@ impl Encryptor {
                 .is_some_and(|e| e.awaiting.is_empty() && e.ready.is_empty())
     }
 
-    /// Whether the suite signs (external drivers must then pass sealed bytes back).
+    /// Whether the suite signs (external drivers must then pass sealed bytes back, unless
+    /// they hash externally).
     pub fn is_signed(&self) -> bool {
         self.signing_key.is_some()
+    }
+
+    /// Whether this engine hashes for the signature itself (a signing suite, not external).
+    pub fn hashes_internally(&self) -> bool {
+        self.hasher.is_some()
     }
 
     fn queue_job(&mut self, len: usize, kind: BodyKind) -> Result<()> {
@@ -309,6 +380,10 @@ impl Encryptor {
     }
 
     fn write_footer(&mut self) -> Result<()> {
+        if self.hash_external {
+            self.needs_digest = true;
+            return Ok(());
+        }
         if let (Some(hasher), Some(sk)) = (self.hasher.take(), self.signing_key.as_ref()) {
             let signature = sk.sign_digest(&hasher.finalize())?;
             body::write_footer(&mut self.out, &signature)?;
@@ -377,6 +452,7 @@ impl Encryptor {
 
     /// Take the ciphertext produced so far.
     pub fn take_output(&mut self) -> Vec<u8> {
+        self.emitted |= !self.out.is_empty();
         std::mem::take(&mut self.out)
     }
 
@@ -410,6 +486,14 @@ impl Encryptor {
             h.update(&self.out[start..]);
         }
         Ok(())
+    }
+}
+
+/// Bytes of the digest a signature algorithm signs.
+fn digest_len(alg: crate::suite::SignatureAlg) -> usize {
+    match alg {
+        crate::suite::SignatureAlg::EcdsaP256 => 32,
+        crate::suite::SignatureAlg::EcdsaP384 => 48,
     }
 }
 
