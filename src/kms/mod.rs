@@ -13,6 +13,7 @@ mod error;
 /// The browser/worker/Node `fetch` transport (wasm bindings only).
 #[cfg(all(target_arch = "wasm32", feature = "wasm"))]
 pub mod fetch;
+pub(crate) mod json;
 pub mod metrics;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;

@@ -4,10 +4,10 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use serde::ser::{Serialize, SerializeMap, Serializer};
 use zeroize::Zeroizing;
 
 use super::error::{KmsError, KmsErrorKind};
+use super::json::ObjectWriter;
 use super::transport::{FetchCredentials, HttpRequest};
 use crate::format::EncryptionContext;
 
@@ -161,57 +161,6 @@ pub(crate) fn check_region(region: &str) -> Result<(), KmsError> {
     Ok(())
 }
 
-/// Serializes an [`EncryptionContext`] as a JSON object (sorted keys).
-struct Ctx<'a>(&'a EncryptionContext);
-
-impl Serialize for Ctx<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in self.0.iter() {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
-    }
-}
-
-fn no_context(c: &Ctx<'_>) -> bool {
-    c.0.is_empty()
-}
-
-#[derive(serde::Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct GenerateDataKeyBody<'a> {
-    key_id: &'a str,
-    number_of_bytes: usize,
-    #[serde(skip_serializing_if = "no_context")]
-    encryption_context: Ctx<'a>,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    grant_tokens: &'a [String],
-}
-
-#[derive(serde::Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct EncryptBody<'a> {
-    key_id: &'a str,
-    plaintext: &'a str,
-    #[serde(skip_serializing_if = "no_context")]
-    encryption_context: Ctx<'a>,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    grant_tokens: &'a [String],
-}
-
-#[derive(serde::Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct DecryptBody<'a> {
-    ciphertext_blob: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    key_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "no_context")]
-    encryption_context: Ctx<'a>,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    grant_tokens: &'a [String],
-}
-
 /// Room for everything but the variable fields; JSON escaping can grow a string up to 6×.
 fn capacity(context: &EncryptionContext, grant_tokens: &[String], fixed: usize) -> usize {
     let ctx: usize = context
@@ -222,38 +171,49 @@ fn capacity(context: &EncryptionContext, grant_tokens: &[String], fixed: usize) 
     160 + ctx + grants + fixed
 }
 
-fn to_body<T: Serialize>(value: &T, capacity: usize) -> Result<Zeroizing<Vec<u8>>, KmsError> {
-    // Sized up front so the buffer never reallocates and leaves an unzeroized copy behind.
-    let mut body = Zeroizing::new(Vec::with_capacity(capacity));
-    serde_json::to_writer(&mut *body, value)
-        .map_err(|e| KmsError::new(KmsErrorKind::Validation, format!("request encoding: {e}")))?;
-    Ok(body)
+/// A body with `fields` first, then `EncryptionContext` and `GrantTokens` when not empty (the
+/// member order serde_json used). Sized up front so the buffer never reallocates and leaves
+/// an unzeroized copy behind.
+fn body(
+    fixed: usize,
+    context: &EncryptionContext,
+    grant_tokens: &[String],
+    fields: impl FnOnce(&mut ObjectWriter<'_>),
+) -> Zeroizing<Vec<u8>> {
+    let mut body = Zeroizing::new(Vec::with_capacity(capacity(context, grant_tokens, fixed)));
+    let mut o = ObjectWriter::new(&mut body);
+    fields(&mut o);
+    if !context.is_empty() {
+        o.string_map("EncryptionContext", context.iter());
+    }
+    if !grant_tokens.is_empty() {
+        o.string_array("GrantTokens", grant_tokens);
+    }
+    o.end();
+    body
 }
 
 /// `GenerateDataKey {KeyId, NumberOfBytes, EncryptionContext, GrantTokens}`.
 ///
 /// # Errors
-/// `KMS_VALIDATION` if the body cannot be encoded (never for valid inputs).
+/// None: encoding cannot fail (the `Result` stays for API stability).
 pub fn generate_data_key_body(
     key_id: &str,
     number_of_bytes: usize,
     context: &EncryptionContext,
     grant_tokens: &[String],
 ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
-    let body = GenerateDataKeyBody {
-        key_id,
-        number_of_bytes,
-        encryption_context: Ctx(context),
-        grant_tokens,
-    };
-    to_body(&body, capacity(context, grant_tokens, 6 * key_id.len()))
+    Ok(body(6 * key_id.len(), context, grant_tokens, |o| {
+        o.string("KeyId", key_id);
+        o.number("NumberOfBytes", number_of_bytes as u64);
+    }))
 }
 
 /// `Encrypt {KeyId, Plaintext, EncryptionContext, GrantTokens}`. The plaintext (a data key)
 /// only ever lives in zeroizing buffers.
 ///
 /// # Errors
-/// `KMS_VALIDATION` if the body cannot be encoded.
+/// None, as [`generate_data_key_body`].
 pub fn encrypt_body(
     key_id: &str,
     plaintext: &[u8],
@@ -261,23 +221,18 @@ pub fn encrypt_body(
     grant_tokens: &[String],
 ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
     let b64 = Zeroizing::new(B64.encode(plaintext));
-    let body = EncryptBody {
-        key_id,
-        plaintext: &b64,
-        encryption_context: Ctx(context),
-        grant_tokens,
-    };
-    to_body(
-        &body,
-        capacity(context, grant_tokens, 6 * key_id.len() + b64.len()),
-    )
+    let fixed = 6 * key_id.len() + b64.len();
+    Ok(body(fixed, context, grant_tokens, |o| {
+        o.string("KeyId", key_id);
+        o.string("Plaintext", &b64);
+    }))
 }
 
 /// `Decrypt {CiphertextBlob, KeyId?, EncryptionContext, GrantTokens}`. Sending `KeyId`
 /// makes KMS refuse a blob made under another key instead of decrypting it.
 ///
 /// # Errors
-/// `KMS_VALIDATION` if the body cannot be encoded.
+/// None, as [`generate_data_key_body`].
 pub fn decrypt_body(
     key_id: Option<&str>,
     ciphertext_blob: &[u8],
@@ -285,14 +240,13 @@ pub fn decrypt_body(
     grant_tokens: &[String],
 ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
     let blob = B64.encode(ciphertext_blob);
-    let body = DecryptBody {
-        ciphertext_blob: &blob,
-        key_id,
-        encryption_context: Ctx(context),
-        grant_tokens,
-    };
     let fixed = blob.len() + 6 * key_id.map_or(0, str::len);
-    to_body(&body, capacity(context, grant_tokens, fixed))
+    Ok(body(fixed, context, grant_tokens, |o| {
+        o.string("CiphertextBlob", &blob);
+        if let Some(k) = key_id {
+            o.string("KeyId", k);
+        }
+    }))
 }
 
 /// The unsigned request for `op` with `body`: method, URL, `Content-Type`, `X-Amz-Target`.
@@ -350,6 +304,36 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(json(&d)["CiphertextBlob"], "+w==");
         assert_eq!(json(&d)["KeyId"], "arn:k");
+    }
+
+    #[test]
+    fn bodies_are_byte_for_byte_what_serde_json_wrote() {
+        let ctx: EncryptionContext = [("b", "2"), ("a\u{1}", "é\"")].into_iter().collect();
+        let grants = ["g1".to_string(), "g\\2".to_string()];
+        let g =
+            generate_data_key_body("alias/x", 32, &ctx, &grants).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            String::from_utf8_lossy(&g),
+            r#"{"KeyId":"alias/x","NumberOfBytes":32,"EncryptionContext":{"a\u0001":"é\"","b":"2"},"GrantTokens":["g1","g\\2"]}"#
+        );
+        let e = encrypt_body("k", &[1, 2, 3], &EncryptionContext::new(), &[])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(&e[..], br#"{"KeyId":"k","Plaintext":"AQID"}"#);
+        let d = decrypt_body(Some("k"), &[1], &ctx, &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            String::from_utf8_lossy(&d),
+            r#"{"CiphertextBlob":"AQ==","KeyId":"k","EncryptionContext":{"a\u0001":"é\"","b":"2"}}"#
+        );
+        // Pre-sized: escaping never made the buffer reallocate.
+        let worst: EncryptionContext = [("\u{1}".repeat(50), "\"".repeat(50))]
+            .into_iter()
+            .collect();
+        let w = generate_data_key_body(&"\u{2}".repeat(40), 32, &worst, &["\u{3}".repeat(30)])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            w.len() <= w.capacity()
+                && w.capacity() == capacity(&worst, &["\u{3}".repeat(30)], 6 * 40)
+        );
     }
 
     #[test]

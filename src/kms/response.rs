@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use zeroize::Zeroizing;
 
 use super::error::{KmsError, KmsErrorKind};
+use super::json::{self, Value};
 use super::transport::HttpResponse;
 use crate::crypto::DataKey;
 
@@ -43,15 +44,15 @@ pub struct DecryptOutput {
 
 /// The fields we read from any success body. Strings are borrowed from the (zeroizing)
 /// body when they have no escapes, so the base64 plaintext is not copied.
-#[derive(serde::Deserialize)]
+#[derive(Default)]
 struct Fields<'a> {
-    #[serde(rename = "KeyId", borrow, default)]
     key_id: Option<Cow<'a, str>>,
-    #[serde(rename = "Plaintext", borrow, default)]
     plaintext: Option<Cow<'a, str>>,
-    #[serde(rename = "CiphertextBlob", borrow, default)]
     ciphertext_blob: Option<Cow<'a, str>>,
 }
+
+/// The members of [`Fields`], in its order.
+const FIELDS: [&str; 3] = ["KeyId", "Plaintext", "CiphertextBlob"];
 
 fn malformed(msg: impl Into<String>) -> KmsError {
     KmsError::new(KmsErrorKind::MalformedResponse, msg)
@@ -84,10 +85,34 @@ fn parse_success<'a>(resp: &'a HttpResponse, op: &str) -> Result<Fields<'a>, Kms
         ))
         .with_status(resp.status));
     }
-    serde_json::from_slice::<Fields<'a>>(body).map_err(|e| {
-        // serde_json's message names the position and kind, never the field's value.
-        malformed(format!("{op}: invalid JSON response: {e}")).with_status(resp.status)
+    // As serde derive did: each field at most once, a string or null; unknown members skipped.
+    let mut f = Fields::default();
+    let mut seen = [false; 3];
+    json::parse_members(body, &FIELDS, |k, v| {
+        if std::mem::replace(&mut seen[k], true) {
+            return Err(match k {
+                0 => "duplicate field KeyId",
+                1 => "duplicate field Plaintext",
+                _ => "duplicate field CiphertextBlob",
+            });
+        }
+        let slot = match k {
+            0 => &mut f.key_id,
+            1 => &mut f.plaintext,
+            _ => &mut f.ciphertext_blob,
+        };
+        match v {
+            Value::Str(s) => *slot = Some(s),
+            Value::Null => {}
+            Value::Other => return Err("a field is not a string"),
+        }
+        Ok(())
     })
+    .map_err(|e| {
+        // The message names the position and kind, never a value.
+        malformed(format!("{op}: invalid JSON response: {e}")).with_status(resp.status)
+    })?;
+    Ok(f)
 }
 
 fn require<'a>(
@@ -262,26 +287,32 @@ fn xml_code(body: &str) -> Option<&str> {
 /// then the status alone.
 pub fn parse_error(resp: &HttpResponse) -> KmsError {
     let body = &resp.body[..];
-    let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
-    let obj = json.as_ref().and_then(|v| v.as_object());
+    // `__type`, `code`, `message`, `Message` of a JSON object body (the last of duplicates, as
+    // a JSON map keeps); nothing unless the whole body is valid JSON.
+    let mut members: [Option<Value<'_>>; 4] = Default::default();
+    let obj = json::parse_members(body, &["__type", "code", "message", "Message"], |k, v| {
+        members[k] = Some(v);
+        Ok(())
+    });
+    if obj != Ok(true) {
+        members = Default::default();
+    }
+    let [ty, code, msg, msg_upper] = members;
+    let as_str = |v: Option<Value<'_>>| match v {
+        Some(Value::Str(s)) => Some(s.into_owned()),
+        _ => None,
+    };
     let text = String::from_utf8_lossy(body);
-    let kms_type = obj
-        .and_then(|o| o.get("__type").or_else(|| o.get("code")))
-        .and_then(|t| t.as_str())
-        .map(str::to_string)
+    let kms_type = as_str(ty.or(code))
         .or_else(|| xml_code(&text).map(str::to_string))
         .or_else(|| resp.header("x-amzn-errortype").map(str::to_string))
         .map(|t| sanitize_error_type(&t).to_string())
         .filter(|t| !t.is_empty());
-    let message = obj
-        .and_then(|o| o.get("message").or_else(|| o.get("Message")))
-        .and_then(|m| m.as_str())
-        .map(str::to_string)
-        .or_else(|| {
-            let start = text.find("<Message>")? + "<Message>".len();
-            let len = text[start..].find("</Message>")?;
-            Some(text[start..start + len].trim().to_string())
-        });
+    let message = as_str(msg.or(msg_upper)).or_else(|| {
+        let start = text.find("<Message>")? + "<Message>".len();
+        let len = text[start..].find("</Message>")?;
+        Some(text[start..start + len].trim().to_string())
+    });
     let kind = match &kms_type {
         Some(t) => classify(t, resp.status),
         None => classify_status(resp.status),
