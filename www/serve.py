@@ -123,7 +123,8 @@ def main():
     config = json.dumps({
         "kmsEndpoint": kms, "region": a.region, "account": a.account, "seedAlias": "alias/" + a.seed_alias,
     }).encode()
-    csp = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; "
+    # worker-src blob:: the package hashes signed messages in a worker made from a Blob URL.
+    csp = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; "
            f"connect-src 'self' {kms}; img-src 'self' data: blob:; style-src 'self'; "
            "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
     ThreadingHTTPServer.allow_reuse_address = True

@@ -302,12 +302,13 @@ function sha384Case(where) {
   };
 }
 
-function envelopeCase({ suite, frame, backend, api }) {
+function envelopeCase({ suite, frame, backend, api, hashWorker }) {
   const client = new EnvelopeClient({
     keyring: new RawAesKeyring({ keyNamespace: "bench", keyName: "raw-aes", wrappingKey: WRAPPING_KEY }),
     suite: SUITES[suite],
     frameLength: frame,
     backend,
+    hashWorker,
   });
   if (api === "oneshot") {
     return {
@@ -439,6 +440,21 @@ function buildCases(cfg) {
             sizes,
             make: () => envelopeCase({ suite, frame, backend, api }),
           });
+          // The signed suite's SHA-384 runs in a Web Worker by default: the same case with it
+          // in-thread (`hashWorker: "off"`, the path before the worker) for comparison.
+          if (suite === 0x0578 && backend === "webcrypto" && frame === 65536) {
+            add({
+              id: `envelope-${hex}-${backend}-64k-${api}-hashthread`,
+              group: "envelope",
+              label: `kms-envelope 0x${hex} ${backend} 64 KiB ${api === "oneshot" ? "one-shot" : "stream"}, hash in thread`,
+              suite,
+              frame,
+              backend,
+              api,
+              sizes,
+              make: () => envelopeCase({ suite, frame, backend, api, hashWorker: "off" }),
+            });
+          }
         }
       }
     }

@@ -138,6 +138,18 @@ describe('round trips in Node', () => {
     }
   });
 
+  test('hashWorker "auto" falls back to hashing in-thread in Node (no Worker) and interoperates with "off"', async () => {
+    const auto = new KE.EnvelopeClient({ keyring: rawKeyring(), hashWorker: 'auto' });
+    const off = new KE.EnvelopeClient({ keyring: rawKeyring(), hashWorker: 'off' });
+    const pt = gen(9, 2 * 1024 * 1024 + 3);
+    const a = (await auto.encrypt(pt)).ciphertext;
+    assert.ok(equalBytes((await off.decrypt(a)).plaintext, pt));
+    const s = await readAll(auto.encryptStream(streamOf(pt, [70000])));
+    assert.ok(equalBytes(await readAll(auto.decryptStream(streamOf(s, [100000]))), pt));
+    assert.ok(equalBytes((await auto.decrypt((await off.encrypt(pt)).ciphertext)).plaintext, pt));
+    assert.equal(auto.metrics().hashWorkerBytes, 0);
+  });
+
   test('a 64 MiB stream round-trips in Node with a matching checksum', { timeout: 120000 }, async () => {
     const client = new KE.EnvelopeClient({ keyring: rawKeyring() });
     const size = 64 << 20;

@@ -12,6 +12,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
 
 use super::error::{from_js, invalid, to_js};
+use super::hash::{HashMode, Hashing};
 use super::header_to_js;
 use super::keyrings::lookup;
 use super::options as opt;
@@ -26,6 +27,7 @@ use crate::kms::Metrics;
 pub struct EnvelopeClient {
     client: Client,
     backend: Backend,
+    hashing: Hashing,
     metrics: Vec<Metrics>,
 }
 
@@ -152,7 +154,7 @@ const ONE_SHOT_SLICE: u32 = 4 << 20;
 #[wasm_bindgen]
 impl EnvelopeClient {
     /// `new EnvelopeClient({ keyring, suite?, frameLength?, commitmentPolicy?,
-    /// maxEncryptedDataKeys?, backend? })`.
+    /// maxEncryptedDataKeys?, backend?, cache?, hashWorker? })`.
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "EnvelopeClientOptions")] options: JsValue,
@@ -186,9 +188,15 @@ impl EnvelopeClient {
             Some("rust") => Backend::Rust,
             Some(_) => return Err(invalid("backend", "must be auto, webcrypto or rust")),
         };
+        let hash_mode = match opt::string(&options, "hashWorker")?.as_deref() {
+            None | Some("auto") => HashMode::Auto,
+            Some("off") => HashMode::Off,
+            Some(_) => return Err(invalid("hashWorker", "must be auto or off")),
+        };
         Ok(EnvelopeClient {
             client,
             backend,
+            hashing: Hashing::new(hash_mode),
             metrics: entry.metrics,
         })
     }
@@ -200,7 +208,7 @@ impl EnvelopeClient {
         #[wasm_bindgen(unchecked_param_type = "Uint8Array")] data: JsValue,
         options: Option<EncryptOptionsJs>,
     ) -> Promise {
-        let (client, backend) = (self.client.clone(), self.backend);
+        let (client, backend, hashing) = (self.client.clone(), self.backend, self.hashing.clone());
         future_to_promise(async move {
             let data = opt::as_uint8array(&data, "data")?;
             let call = call_options(options, true)?;
@@ -211,6 +219,7 @@ impl EnvelopeClient {
                 &call.options,
                 Some(u64::from(data.length())),
                 backend,
+                &hashing,
                 call.abort.clone(),
                 &mut sink,
             )
@@ -243,14 +252,20 @@ impl EnvelopeClient {
         #[wasm_bindgen(unchecked_param_type = "Uint8Array")] data: JsValue,
         options: Option<DecryptOptionsJs>,
     ) -> Promise {
-        let (client, backend) = (self.client.clone(), self.backend);
+        let (client, backend, hashing) = (self.client.clone(), self.backend, self.hashing.clone());
         future_to_promise(async move {
             let data = opt::as_uint8array(&data, "data")?;
             let call = call_options(options, false)?;
             let mut pieces = Vec::new();
             let mut sink = |p: Uint8Array| pieces.push(p);
-            let mut s =
-                DecryptSession::new(&client, &call.reproduced, backend, call.abort.clone())?;
+            let mut s = DecryptSession::new(
+                &client,
+                &call.reproduced,
+                backend,
+                &hashing,
+                Some(u64::from(data.length())),
+                call.abort.clone(),
+            )?;
             let total = f64::from(data.length());
             let mut at = 0;
             while at < data.length() {
@@ -280,7 +295,7 @@ impl EnvelopeClient {
         options: Option<EncryptOptionsJs>,
     ) -> Result<JsValue, JsValue> {
         let call = call_options(options, true)?;
-        let (client, backend) = (self.client.clone(), self.backend);
+        let (client, backend, hashing) = (self.client.clone(), self.backend, self.hashing.clone());
         let state: Rc<RefCell<Option<EncryptSession>>> = Rc::new(RefCell::new(None));
         let on_progress = call.on_progress.clone();
         // The keyrings run in `start`, which the TransformStream awaits before any chunk.
@@ -288,6 +303,7 @@ impl EnvelopeClient {
             let state = state.clone();
             move |controller: JsValue| -> Promise {
                 let (client, state, call) = (client.clone(), state.clone(), clone_call(&call));
+                let hashing = hashing.clone();
                 future_to_promise(async move {
                     let mut sink = enqueue(&controller);
                     let s = EncryptSession::start(
@@ -295,6 +311,7 @@ impl EnvelopeClient {
                         &call.options,
                         None,
                         backend,
+                        &hashing,
                         call.abort,
                         &mut sink,
                     )
@@ -320,6 +337,8 @@ impl EnvelopeClient {
             &self.client,
             &call.reproduced,
             self.backend,
+            &self.hashing,
+            None,
             call.abort.clone(),
         )?;
         let start = |_controller: JsValue| -> Promise { Promise::resolve(&JsValue::UNDEFINED) };
@@ -398,6 +417,7 @@ impl EnvelopeClient {
         set("errorsByCode", errors.into());
         set("cacheHits", (hits as f64).into());
         set("cacheMisses", (misses as f64).into());
+        set("hashWorkerBytes", self.hashing.bytes.get().into());
         out.into()
     }
 }

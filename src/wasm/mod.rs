@@ -7,6 +7,7 @@
 
 mod client;
 mod error;
+mod hash;
 mod keyrings;
 mod options;
 mod session;

@@ -16,6 +16,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::error::{from_js, to_js};
+use super::hash::{self, Hashing, WorkerHash};
 use crate::client::{Client, EncryptOptions};
 use crate::error::Error;
 use crate::format::EncryptionContext;
@@ -218,6 +219,8 @@ pub struct EncryptSession {
     inflight: VecDeque<(SealJob, JsFuture)>,
     params: GcmParams,
     scratch: Vec<u8>,
+    /// Signed suites: the running hash in a worker (output passes through it, in order).
+    hash: Option<WorkerHash>,
     abort: Abort,
     pub processed: f64,
 }
@@ -230,6 +233,7 @@ impl EncryptSession {
         options: &EncryptOptions,
         plaintext_len: Option<u64>,
         backend: Backend,
+        hashing: &Hashing,
         abort: Abort,
         sink: Sink<'_>,
     ) -> Result<EncryptSession, JsValue> {
@@ -247,17 +251,51 @@ impl EncryptSession {
             }
             None => (enc, None),
         };
-        sink(Uint8Array::from(enc.take_output().as_slice()));
-        Ok(EncryptSession {
+        let mut hash = None;
+        if enc.is_signed()
+            && let Some(h) = hashing.open(plaintext_len).await
+        {
+            // Before any output is taken: the worker then hashes every byte from the header on.
+            enc.set_external_hash().map_err(to_js)?;
+            hash = Some(h);
+        }
+        let header = enc.take_output();
+        let mut s = EncryptSession {
             enc,
             web,
             pending: VecDeque::new(),
             inflight: VecDeque::new(),
             params: GcmParams::new(),
             scratch: Vec::new(),
+            hash,
             abort,
             processed: 0.0,
-        })
+        };
+        s.out(sink, Uint8Array::from(header.as_slice())).await?;
+        Ok(s)
+    }
+
+    /// Emit `chunk`, through the hash worker when there is one.
+    async fn out(&mut self, sink: Sink<'_>, chunk: Uint8Array) -> Result<(), JsValue> {
+        let Some(h) = self.hash.as_mut() else {
+            sink(chunk);
+            return Ok(());
+        };
+        h.push(chunk);
+        if h.queued() >= hash::BATCH {
+            h.flush();
+        }
+        while h.inflight() > hash::WINDOW {
+            emit_hashed(sink, h.next().await?);
+        }
+        Ok(())
+    }
+
+    async fn out_bytes(&mut self, sink: Sink<'_>, bytes: Vec<u8>) -> Result<(), JsValue> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.out(sink, Uint8Array::from(bytes.as_slice())).await
     }
 
     /// Encrypt one more chunk of plaintext.
@@ -269,8 +307,8 @@ impl EncryptSession {
         self.processed += f64::from(chunk.length());
         if self.web.is_none() {
             self.enc.push(&chunk.to_vec()).map_err(to_js)?;
-            emit(sink, self.enc.take_output());
-            return Ok(());
+            let bytes = self.enc.take_output();
+            return self.out_bytes(sink, bytes).await;
         }
         self.pending.push_back(chunk.clone());
         self.enc.push_len(chunk.length() as usize).map_err(to_js)?;
@@ -287,6 +325,17 @@ impl EncryptSession {
                 self.drain_one(sink).await?;
             }
         }
+        let bytes = self.enc.take_output();
+        self.out_bytes(sink, bytes).await?;
+        if let Some(h) = self.hash.as_mut() {
+            h.flush();
+            while let Some(chunks) = h.next().await? {
+                emit_hashed(sink, Some(chunks));
+            }
+            let digest = h.digest().await?;
+            self.enc.provide_digest(&digest).map_err(to_js)?;
+        }
+        // The footer (signing suites): not hashed.
         emit(sink, self.enc.take_output());
         Ok(())
     }
@@ -346,7 +395,7 @@ impl EncryptSession {
             return Ok(());
         };
         let sealed = Uint8Array::new(&fut.await.map_err(|e| from_js(&e, false))?);
-        let prefix = if self.enc.is_signed() {
+        let prefix = if self.enc.hashes_internally() {
             self.scratch.resize(sealed.length() as usize, 0);
             sealed.copy_to(&mut self.scratch);
             self.enc.complete_job(&self.scratch)
@@ -355,9 +404,10 @@ impl EncryptSession {
         }
         .map_err(to_js)?;
         debug_assert!(sealed.length() as usize == job.len + 16);
-        sink(Uint8Array::from(prefix.as_slice()));
-        sink(sealed);
-        emit(sink, self.enc.take_output());
+        self.out(sink, Uint8Array::from(prefix.as_slice())).await?;
+        self.out(sink, sealed).await?;
+        let bytes = self.enc.take_output();
+        self.out_bytes(sink, bytes).await?;
         self.abort.check()
     }
 }
@@ -365,6 +415,13 @@ impl EncryptSession {
 fn emit(sink: Sink<'_>, bytes: Vec<u8>) {
     if !bytes.is_empty() {
         sink(Uint8Array::from(bytes.as_slice()));
+    }
+}
+
+/// Emit the chunks a hash message brought back, in order.
+fn emit_hashed(sink: Sink<'_>, chunks: Option<Array>) {
+    for c in chunks.iter().flat_map(Array::iter) {
+        sink(c.unchecked_into());
     }
 }
 
@@ -378,8 +435,19 @@ pub struct DecryptSession {
     params: GcmParams,
     withheld: Vec<Uint8Array>,
     scratch: Vec<u8>,
+    hashing: Option<(Hashing, Option<u64>)>,
+    hash: Option<DecryptHash>,
     abort: Abort,
     pub processed: f64,
+}
+
+/// Decrypting a signed message with the hash in a worker: the input not yet sent to it.
+struct DecryptHash {
+    worker: WorkerHash,
+    /// Views of the caller's input from offset `sent` on (copied when sent, never transferred:
+    /// the caller owns them).
+    pieces: VecDeque<Uint8Array>,
+    sent: u64,
 }
 
 impl DecryptSession {
@@ -387,6 +455,8 @@ impl DecryptSession {
         client: &Client,
         reproduced: &EncryptionContext,
         backend: Backend,
+        hashing: &Hashing,
+        size: Option<u64>,
         abort: Abort,
     ) -> Result<DecryptSession, JsValue> {
         let subtle = backend.resolve()?;
@@ -403,9 +473,71 @@ impl DecryptSession {
             params: GcmParams::new(),
             withheld: Vec::new(),
             scratch: Vec::new(),
+            hashing: Some((hashing.clone(), size)),
+            hash: None,
             abort,
             processed: 0.0,
         })
+    }
+
+    /// Before the first byte: hash in a worker if one can run (the suite is not known yet;
+    /// an unsigned message simply never uses it).
+    async fn choose_hashing(&mut self) -> Result<(), JsValue> {
+        let Some((hashing, size)) = self.hashing.take() else {
+            return Ok(());
+        };
+        if let Some(worker) = hashing.open(size).await {
+            self.dec.set_external_hash().map_err(to_js)?;
+            self.hash = Some(DecryptHash {
+                worker,
+                pieces: VecDeque::new(),
+                sent: 0,
+            });
+        }
+        Ok(())
+    }
+
+    /// Send the worker the input known to be signed, once a batch is worth it (`all`: every
+    /// such byte, before the digest).
+    async fn forward(&mut self, all: bool) -> Result<(), JsValue> {
+        let Some(h) = self.hash.as_mut() else {
+            return Ok(());
+        };
+        match self.dec.is_signed() {
+            None => return Ok(()),
+            Some(false) => {
+                self.hash = None;
+                return Ok(());
+            }
+            Some(true) => {}
+        }
+        let n = self.dec.signed_len().saturating_sub(h.sent);
+        if n == 0 || (!all && n < u64::from(hash::BATCH)) {
+            return Ok(());
+        }
+        // Signed bytes were all pushed, so they are in `pieces`; n ≤ 4 GiB per batch since
+        // at most one push slice lies between two calls.
+        let n = u32::try_from(n).map_err(|_| to_js(Error::invalid("hash batch too large")))?;
+        let copy = Uint8Array::new_with_length(n);
+        let mut at = 0;
+        while at < n {
+            let Some(front) = h.pieces.pop_front() else {
+                return Err(to_js(Error::invalid("signed bytes missing from the input")));
+            };
+            let take = (n - at).min(front.length());
+            copy.set(&front.subarray(0, take), at);
+            at += take;
+            if take < front.length() {
+                h.pieces.push_front(front.subarray(take, front.length()));
+            }
+        }
+        h.sent += u64::from(n);
+        h.worker.push(copy);
+        h.worker.flush();
+        while h.worker.inflight() > hash::WINDOW {
+            h.worker.next().await?;
+        }
+        Ok(())
     }
 
     /// The header, once parsed (unauthenticated until the data key was provided).
@@ -415,6 +547,9 @@ impl DecryptSession {
 
     /// Decrypt one more chunk of ciphertext; authenticated plaintext goes to `sink`.
     pub async fn push(&mut self, chunk: &Uint8Array, sink: Sink<'_>) -> Result<(), JsValue> {
+        if chunk.length() > 0 {
+            self.choose_hashing().await?;
+        }
         let mut at = 0;
         while at < chunk.length() {
             self.abort.check()?;
@@ -425,10 +560,14 @@ impl DecryptSession {
             self.dec.push(&self.scratch).map_err(to_js)?;
             self.processed += f64::from(piece.length());
             at = end;
+            if let Some(h) = self.hash.as_mut() {
+                h.pieces.push_back(piece);
+            }
             if self.dec.state() == DecryptState::NeedDataKey {
                 self.abort.race(self.client.unlock(&mut self.dec)).await?;
                 self.abort.check()?;
             }
+            self.forward(false).await?;
             self.launch(sink).await?;
         }
         Ok(())
@@ -439,6 +578,17 @@ impl DecryptSession {
         self.abort.check()?;
         while !self.inflight.is_empty() {
             self.drain_one(sink).await?;
+        }
+        if self.dec.needs_digest() {
+            self.forward(true).await?;
+            let Some(h) = self.hash.as_mut() else {
+                return Err(to_js(Error::invalid(
+                    "a digest is needed but nothing hashed",
+                )));
+            };
+            while h.worker.next().await?.is_some() {}
+            let digest = h.worker.digest().await?;
+            self.dec.provide_digest(&digest).map_err(to_js)?;
         }
         self.dec.finish().map_err(to_js)?;
         emit(sink, self.dec.take_output());

@@ -113,6 +113,10 @@ export interface EnvelopeClientOptions {
   backend?: "auto" | "webcrypto" | "rust";
   /** Reuse data keys across messages (one-shot encrypt, and decrypt); off by default. */
   cache?: CacheOptions;
+  /** Signed suites: SHA-384 of the message in a Web Worker, on another core (`auto`, the
+   *  default, when a worker can start: not in Node, bundles or under a CSP without `blob:`
+   *  workers; known inputs under 1 MiB stay in-thread), or always in-thread (`off`). */
+  hashWorker?: "auto" | "off";
 }
 
 /** Limits of the data-key cache (`EnvelopeClientOptions.cache`). */
@@ -189,4 +193,6 @@ export interface EnvelopeMetrics {
   errorsByCode: Partial<Record<EnvelopeErrorCode, number>>;
   cacheHits: number;
   cacheMisses: number;
+  /** Bytes of signed messages hashed in the Web Worker (`hashWorker`). */
+  hashWorkerBytes: number;
 }
