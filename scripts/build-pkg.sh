@@ -13,24 +13,34 @@ ensure_wasm_bindgen
 ensure_wasm_pack
 ensure_binaryen
 targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(web bundler nodejs)
-# The wasm build favours size: opt-level "s" for this build only (native builds keep
-# [profile.release]), −54 KB gzip at the same WebCrypto-path speed (bench/RESULTS.md; the
-# pure-Rust AES fallback loses ~15–25 %). And wasm SIMD: sha2's simd128 backend hashes the signed
-# suite's SHA-384 ~2.2× faster. SIMD needs Chrome/Edge 91, Firefox 89, Safari 16.4, Node 16.4;
+# The wasm build favours size: opt-level "z" for this build only (native builds keep
+# [profile.release]; the crates Cargo.toml pins at 3 — AES-GCM, GHASH, SHA-2 — stay there);
+# "s" was −54 KB gzip against 3, "z" another −9 KB with no measurable loss on the WebCrypto path
+# or P-384 signing. And wasm SIMD: sha2's simd128 backend hashes the signed suite's SHA-384 ~2.2×
+# faster. SIMD needs Chrome/Edge 91, Firefox 89, Safari 16.4, Node 16.4;
 # KMS_ENVELOPE_WASM_SIMD=0 builds without it.
-export CARGO_PROFILE_RELEASE_OPT_LEVEL="${CARGO_PROFILE_RELEASE_OPT_LEVEL:-s}"
+export CARGO_PROFILE_RELEASE_OPT_LEVEL="${CARGO_PROFILE_RELEASE_OPT_LEVEL:-z}"
 simd=(); rustflags="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:-}"
 if [ "${KMS_ENVELOPE_WASM_SIMD:-1}" != 0 ]; then
   simd=(--enable-simd); rustflags="$rustflags -C target-feature=+simd128"
 fi
+# Panic locations name crate-relative paths, not this machine's (shorter, and reproducible).
+for d in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
+  rustflags="$rustflags --remap-path-prefix=$d="
+done
+rustflags="$rustflags --remap-path-prefix=$ROOT/="
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$rustflags"
+# Without the `p256` feature (legacy 0x0214 verification, −11 KB gzip); KMS_ENVELOPE_FEATURES
+# adds features (e.g. p256).
+features="wasm${KMS_ENVELOPE_FEATURES:+,$KMS_ENVELOPE_FEATURES}"
 for t in "${targets[@]}"; do
   log "wasm-pack build --target $t"
-  wasm-pack build --quiet --release --target "$t" --out-dir "pkg/$t" --out-name kms_envelope >/dev/null
+  wasm-pack build --quiet --release --target "$t" --out-dir "pkg/$t" --out-name kms_envelope \
+    -- --no-default-features --features "$features" >/dev/null
   wasm="pkg/$t/kms_envelope_bg.wasm"
   before=$(stat -c %s "$wasm")
-  # -Os: the smallest gzip of -O3/-Os/-Oz here (211.8 vs 213.3/212.0 KB), same speed.
-  "$BINARYEN_WASM_OPT" -Os --enable-bulk-memory --enable-nontrapping-float-to-int \
+  # -Os --converge: the smallest gzip of -O3/-Os/-Oz (with or without --converge) here.
+  "$BINARYEN_WASM_OPT" -Os --converge --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     ${simd[@]+"${simd[@]}"} "$wasm" -o "$wasm.opt" && mv "$wasm.opt" "$wasm"
   rm -f "pkg/$t/.gitignore"

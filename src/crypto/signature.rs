@@ -1,6 +1,6 @@
 //! ECDSA footer signatures over a streaming hash (digest §7). We sign with P-384 (suite 0x0578)
-//! and verify P-384 and P-256 (legacy 0x0214). Verification accepts high-S signatures: about
-//! half of the official signed vectors have them.
+//! and verify P-384 and P-256 (legacy 0x0214; `p256` feature, not in the npm package).
+//! Verification accepts high-S signatures: about half of the official signed vectors have them.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -115,6 +115,7 @@ impl SigningKey {
 #[derive(Debug, Clone)]
 pub enum VerifyingKey {
     /// P-256.
+    #[cfg(feature = "p256")]
     P256(p256::ecdsa::VerifyingKey),
     /// P-384.
     P384(p384::ecdsa::VerifyingKey),
@@ -131,9 +132,13 @@ impl VerifyingKey {
             .map_err(|_| Error::malformed("signature public key is not Base64"))?;
         let bad = |_| Error::malformed("signature public key is not a valid curve point");
         Ok(match alg {
+            #[cfg(feature = "p256")]
             SignatureAlg::EcdsaP256 => {
                 VerifyingKey::P256(p256::ecdsa::VerifyingKey::from_sec1_bytes(&bytes).map_err(bad)?)
             }
+            // Built without the `p256` feature (the npm package): 0x0214 is its only P-256 suite.
+            #[cfg(not(feature = "p256"))]
+            SignatureAlg::EcdsaP256 => return Err(Error::UnsupportedSuite(0x0214)),
             SignatureAlg::EcdsaP384 => {
                 VerifyingKey::P384(p384::ecdsa::VerifyingKey::from_sec1_bytes(&bytes).map_err(bad)?)
             }
@@ -146,6 +151,7 @@ impl VerifyingKey {
     /// `AUTHENTICATION_FAILED` (opaque) if the signature is unparsable or wrong.
     pub fn verify_digest(&self, digest: &[u8], der: &[u8]) -> Result<()> {
         let ok = match self {
+            #[cfg(feature = "p256")]
             VerifyingKey::P256(k) => p256::ecdsa::Signature::from_der(der)
                 .ok()
                 .map(|s| k.verify_prehash(digest, &s).is_ok()),
@@ -164,6 +170,13 @@ impl VerifyingKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(not(feature = "p256"))]
+    #[test]
+    fn without_p256_its_suite_is_unsupported() {
+        let r = VerifyingKey::from_context_value(SignatureAlg::EcdsaP256, "Aw==");
+        assert_eq!(r.map(drop).map_err(|e| e.code()), Err("UNSUPPORTED_SUITE"));
+    }
 
     #[test]
     fn sign_then_verify_and_high_s_is_accepted() {
