@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod b64;
 pub mod cache;
 pub mod client;
 pub mod crypto;

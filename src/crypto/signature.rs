@@ -2,13 +2,12 @@
 //! and verify P-384 and P-256 (legacy 0x0214; `p256` feature, not in the npm package).
 //! Verification accepts high-S signatures: about half of the official signed vectors have them.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 use sha2::{Digest, Sha256, Sha384};
 use zeroize::Zeroizing;
 
 use super::random;
+use crate::b64;
 use crate::error::{Error, Result};
 use crate::suite::SignatureAlg;
 
@@ -95,7 +94,7 @@ impl SigningKey {
     /// The context value for `aws-crypto-public-key`: Base64 of the compressed point.
     pub fn public_key_base64(&self) -> String {
         let point = self.0.verifying_key().to_sec1_point(true);
-        B64.encode(point.as_bytes())
+        b64::encode(point.as_bytes())
     }
 
     /// Sign a finished SHA-384 digest; DER-encoded output (RFC 6979 deterministic nonces).
@@ -127,8 +126,7 @@ impl VerifyingKey {
     /// # Errors
     /// `MALFORMED_MESSAGE` when it is not a valid point on the suite's curve.
     pub fn from_context_value(alg: SignatureAlg, value: &str) -> Result<Self> {
-        let bytes = B64
-            .decode(value)
+        let bytes = b64::decode(value)
             .map_err(|_| Error::malformed("signature public key is not Base64"))?;
         let bad = |_| Error::malformed("signature public key is not a valid curve point");
         Ok(match alg {

@@ -2,13 +2,12 @@
 //! TrentService.<Op>`, `Content-Type: application/x-amz-json-1.1`, standard padded base64
 //! for binary fields (kms-api.md §1).
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use zeroize::Zeroizing;
 
 use super::error::{KmsError, KmsErrorKind};
 use super::json::ObjectWriter;
 use super::transport::{FetchCredentials, HttpRequest};
+use crate::b64;
 use crate::format::EncryptionContext;
 
 /// The JSON 1.1 content type KMS expects on requests.
@@ -220,7 +219,7 @@ pub fn encrypt_body(
     context: &EncryptionContext,
     grant_tokens: &[String],
 ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
-    let b64 = Zeroizing::new(B64.encode(plaintext));
+    let b64 = Zeroizing::new(b64::encode(plaintext));
     let fixed = 6 * key_id.len() + b64.len();
     Ok(body(fixed, context, grant_tokens, |o| {
         o.string("KeyId", key_id);
@@ -239,7 +238,7 @@ pub fn decrypt_body(
     context: &EncryptionContext,
     grant_tokens: &[String],
 ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
-    let blob = B64.encode(ciphertext_blob);
+    let blob = b64::encode(ciphertext_blob);
     let fixed = blob.len() + 6 * key_id.map_or(0, str::len);
     Ok(body(fixed, context, grant_tokens, |o| {
         o.string("CiphertextBlob", &blob);

@@ -4,13 +4,12 @@
 
 use std::borrow::Cow;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use zeroize::Zeroizing;
 
 use super::error::{KmsError, KmsErrorKind};
 use super::json::{self, Value};
 use super::transport::HttpResponse;
+use crate::b64;
 use crate::crypto::DataKey;
 
 /// `GenerateDataKey`'s answer.
@@ -128,7 +127,7 @@ fn require<'a>(
 }
 
 fn decode_blob(b64: &str, op: &str, status: u16) -> Result<Vec<u8>, KmsError> {
-    B64.decode(b64)
+    b64::decode(b64)
         .map_err(|_| malformed(format!("{op}: CiphertextBlob is not base64")).with_status(status))
 }
 
@@ -136,7 +135,7 @@ fn decode_blob(b64: &str, op: &str, status: u16) -> Result<Vec<u8>, KmsError> {
 /// the base64 text too.
 fn decode_plaintext(b64: Cow<'_, str>, op: &str, status: u16) -> Result<DataKey, KmsError> {
     let mut buf = Zeroizing::new(vec![0u8; b64.len().div_ceil(4) * 3]);
-    let res = B64.decode_slice(b64.as_bytes(), &mut buf[..]);
+    let res = b64::decode_slice(b64.as_bytes(), &mut buf[..]);
     if let Cow::Owned(s) = b64 {
         drop(Zeroizing::new(s));
     }
@@ -360,7 +359,7 @@ mod tests {
     fn moto_success_with_text_html_content_type_is_accepted() {
         let body = format!(
             r#"{{"CiphertextBlob":"Y2UwNTUw","Plaintext":"{}","KeyId":"{ARN}"}}"#,
-            B64.encode([7u8; 32])
+            b64::encode(&[7u8; 32])
         );
         let out = parse_generate_data_key(&resp(200, "text/html; charset=utf-8", &body))
             .unwrap_or_else(|e| panic!("{e}"));
@@ -372,7 +371,7 @@ mod tests {
     #[test]
     fn escaped_json_strings_still_decode() {
         // `\/` is a legal JSON escape some encoders emit; it forces an owned string.
-        let pt = B64.encode([0xffu8; 32]).replace('/', "\\/");
+        let pt = b64::encode(&[0xffu8; 32]).replace('/', "\\/");
         let body = format!(r#"{{"Plaintext":"{pt}","KeyId":"{ARN}"}}"#);
         let out = parse_decrypt(&resp(200, "application/x-amz-json-1.1", &body))
             .unwrap_or_else(|e| panic!("{e}"));
@@ -391,7 +390,7 @@ mod tests {
 
     #[test]
     fn missing_or_null_fields_are_malformed() {
-        let pt = B64.encode([1u8; 32]);
+        let pt = b64::encode(&[1u8; 32]);
         for body in [
             format!(r#"{{"Plaintext":"{pt}"}}"#),
             format!(r#"{{"Plaintext":"{pt}","KeyId":null}}"#),
