@@ -7,6 +7,7 @@
 
 mod aead;
 mod data_key;
+mod ecdsa_der;
 mod kdf;
 pub mod random;
 mod signature;

@@ -6,7 +6,7 @@ use ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 use sha2::{Digest, Sha256, Sha384};
 use zeroize::Zeroizing;
 
-use super::random;
+use super::{ecdsa_der, random};
 use crate::b64;
 use crate::error::{Error, Result};
 use crate::suite::SignatureAlg;
@@ -106,7 +106,7 @@ impl SigningKey {
             .0
             .sign_prehash(digest)
             .map_err(|_| Error::invalid("ECDSA signing failed"))?;
-        Ok(sig.to_der().as_bytes().to_vec())
+        Ok(ecdsa_der::encode::<48>(&sig.to_bytes()))
     }
 }
 
@@ -150,11 +150,11 @@ impl VerifyingKey {
     pub fn verify_digest(&self, digest: &[u8], der: &[u8]) -> Result<()> {
         let ok = match self {
             #[cfg(feature = "p256")]
-            VerifyingKey::P256(k) => p256::ecdsa::Signature::from_der(der)
-                .ok()
+            VerifyingKey::P256(k) => ecdsa_der::decode::<32>(der)
+                .and_then(|rs| p256::ecdsa::Signature::from_slice(&rs).ok())
                 .map(|s| k.verify_prehash(digest, &s).is_ok()),
-            VerifyingKey::P384(k) => p384::ecdsa::Signature::from_der(der)
-                .ok()
+            VerifyingKey::P384(k) => ecdsa_der::decode::<48>(der)
+                .and_then(|rs| p384::ecdsa::Signature::from_slice(&rs).ok())
                 .map(|s| k.verify_prehash(digest, &s).is_ok()),
         };
         if ok == Some(true) {
