@@ -235,6 +235,23 @@ impl KmsClient {
         body: Zeroizing<Vec<u8>>,
         parse: impl Fn(&HttpResponse) -> Result<T, KmsError>,
     ) -> Result<T, KmsError> {
+        let mut out = None;
+        self.call_untyped(op, body, &mut |resp| {
+            out = Some(parse(resp)?);
+            Ok(())
+        })
+        .await?;
+        out.ok_or_else(|| KmsError::new(KmsErrorKind::MalformedResponse, "no answer parsed"))
+    }
+
+    /// [`call`](Self::call) with the parsed value left in the closure: one copy of the retry
+    /// loop's state machine instead of one per operation (a few KB of wasm each).
+    async fn call_untyped(
+        &self,
+        op: Operation,
+        body: Zeroizing<Vec<u8>>,
+        parse: &mut dyn FnMut(&HttpResponse) -> Result<(), KmsError>,
+    ) -> Result<(), KmsError> {
         let start = self.transport.now();
         let mut attempts = 0u32;
         let result = loop {
