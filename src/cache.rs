@@ -98,10 +98,11 @@ fn sha512(parts: &[&[u8]]) -> [u8; 64] {
     h.finalize().into()
 }
 
-/// Heapsort: `sort_unstable` on 64-byte arrays monomorphizes ~30 KB of wasm; this is a few
-/// hundred bytes and still O(n log n) (a message may carry up to 65535 EDKs).
-fn sort_hashes(v: &mut [[u8; 64]]) {
-    fn sift_down(v: &mut [[u8; 64]], mut root: usize, end: usize) {
+/// Heapsort: the std sorts monomorphize several KB of wasm per element type (~30 KB for
+/// 64-byte arrays); this is a few hundred bytes and still O(n log n) (a message may carry up to
+/// 65535 EDKs).
+pub(crate) fn heapsort<T: Ord>(v: &mut [T]) {
+    fn sift_down<T: Ord>(v: &mut [T], mut root: usize, end: usize) {
         loop {
             let mut child = 2 * root + 1;
             if child >= end {
@@ -190,7 +191,7 @@ pub fn decryption_key(
             sha512(&[&b])
         })
         .collect();
-    sort_hashes(&mut hashes);
+    heapsort(&mut hashes);
     let edk_part: Vec<u8> = hashes.concat();
     Ok(sha512(&[
         b"kms-envelope/decrypt/v1",
@@ -544,7 +545,7 @@ mod tests {
                 .collect();
             let mut expected = v.clone();
             expected.sort_unstable();
-            sort_hashes(&mut v);
+            heapsort(&mut v);
             assert_eq!(v, expected, "n = {n}");
         }
     }

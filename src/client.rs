@@ -363,12 +363,15 @@ impl Client {
                 }
                 Some(Err(e)) => return Err(e),
                 None => {
-                    let providers: BTreeSet<&str> =
+                    // Sorted, distinct (a BTreeSet's collect would add a std sort to the wasm).
+                    let mut providers: Vec<&str> =
                         edks.iter().map(|e| e.provider_id.as_str()).collect();
+                    crate::cache::heapsort(&mut providers);
+                    providers.dedup();
                     return Err(Error::NoDecryptableKey {
                         reason: format!(
                             "no configured keyring matches the message's keys (providers: {})",
-                            providers.into_iter().collect::<Vec<_>>().join(", ")
+                            providers.join(", ")
                         ),
                         attempts: Vec::new(),
                     });
