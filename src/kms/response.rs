@@ -274,11 +274,21 @@ fn classify_status(status: u16) -> KmsErrorKind {
     }
 }
 
+/// The trimmed text between the first `open` and the next `close` (`str::find` with a string
+/// pattern would add ~3 KB of substring search to the wasm; bodies are small).
+fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
+    let find = |hay: &str, needle: &str| {
+        hay.as_bytes()
+            .windows(needle.len())
+            .position(|w| w == needle.as_bytes())
+    };
+    let rest = text.get(find(text, open)? + open.len()..)?;
+    Some(rest.get(..find(rest, close)?)?.trim())
+}
+
 /// `<Code>X</Code>` from an IAM-style XML error (strict moto's auth failures).
 fn xml_code(body: &str) -> Option<&str> {
-    let start = body.find("<Code>")? + "<Code>".len();
-    let len = body[start..].find("</Code>")?;
-    Some(body[start..start + len].trim())
+    between(body, "<Code>", "</Code>")
 }
 
 /// Classify a non-2xx response. Prefers the body's `__type` (the only source in a browser,
@@ -307,11 +317,8 @@ pub fn parse_error(resp: &HttpResponse) -> KmsError {
         .or_else(|| resp.header("x-amzn-errortype").map(str::to_string))
         .map(|t| sanitize_error_type(&t).to_string())
         .filter(|t| !t.is_empty());
-    let message = as_str(msg.or(msg_upper)).or_else(|| {
-        let start = text.find("<Message>")? + "<Message>".len();
-        let len = text[start..].find("</Message>")?;
-        Some(text[start..start + len].trim().to_string())
-    });
+    let message = as_str(msg.or(msg_upper))
+        .or_else(|| between(&text, "<Message>", "</Message>").map(str::to_string));
     let kind = match &kms_type {
         Some(t) => classify(t, resp.status),
         None => classify_status(resp.status),
@@ -494,6 +501,16 @@ mod tests {
         let e = parse_error(&resp(400, "", r#"{"__type":"InvalidCiphertextException"}"#));
         assert_eq!(e.kind, KmsErrorKind::InvalidCiphertext);
         assert_eq!(e.kms_type.as_deref(), Some("InvalidCiphertextException"));
+    }
+
+    #[test]
+    fn between_takes_the_first_open_and_the_next_close() {
+        assert_eq!(between("a<C> x </C><C>y</C>", "<C>", "</C>"), Some("x"));
+        assert_eq!(between("</C><C>z</C>", "<C>", "</C>"), Some("z"));
+        assert_eq!(between("<C>é</C>", "<C>", "</C>"), Some("é"));
+        assert_eq!(between("<C>unclosed", "<C>", "</C>"), None);
+        assert_eq!(between("none", "<C>", "</C>"), None);
+        assert_eq!(between("<C></C>", "<C>", "</C>"), Some(""));
     }
 
     #[test]
