@@ -1,8 +1,12 @@
 //! AES-GCM with a 12-byte IV and a detached 16-byte tag, for 128/192/256-bit keys.
+//!
+//! AES-256 (every frame of the v2 suites) goes through the `frame-aead` crate, built at
+//! opt-level 3 even in the size-optimized wasm package (its lib.rs says why); 128/192-bit keys
+//! (legacy suites, raw AES wrapping keys) stay here.
 
 use aes_gcm::aead::array::Array;
 use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::aes::{Aes128, Aes192, Aes256};
+use aes_gcm::aes::{Aes128, Aes192};
 use aes_gcm::{AesGcm, aead::consts::U12};
 
 use crate::error::{Error, Result};
@@ -15,7 +19,7 @@ pub enum AesGcmKey {
     /// AES-192-GCM (not available in WebCrypto; the pure-Rust path handles it).
     Aes192(Box<AesGcm<Aes192, U12>>),
     /// AES-256-GCM.
-    Aes256(Box<AesGcm<Aes256, U12>>),
+    Aes256(Box<frame_aead::Aes256Gcm>),
 }
 
 impl std::fmt::Debug for AesGcmKey {
@@ -30,12 +34,17 @@ impl AesGcmKey {
     /// # Errors
     /// `INVALID_ARGUMENT` for any other length.
     pub fn new(key: &[u8]) -> Result<Self> {
-        let bad = |_| Error::invalid("AES key must be 16, 24 or 32 bytes");
+        fn bad<E>(_: E) -> Error {
+            Error::invalid("AES key must be 16, 24 or 32 bytes")
+        }
         Ok(match key.len() {
             16 => AesGcmKey::Aes128(Box::new(AesGcm::new_from_slice(key).map_err(bad)?)),
             24 => AesGcmKey::Aes192(Box::new(AesGcm::new_from_slice(key).map_err(bad)?)),
-            32 => AesGcmKey::Aes256(Box::new(AesGcm::new_from_slice(key).map_err(bad)?)),
-            _ => return Err(Error::invalid("AES key must be 16, 24 or 32 bytes")),
+            32 => {
+                let key: &[u8; 32] = key.try_into().map_err(bad)?;
+                AesGcmKey::Aes256(Box::new(frame_aead::Aes256Gcm::new(key)))
+            }
+            _ => return Err(bad(key.len())),
         })
     }
 }
@@ -47,14 +56,15 @@ impl AesGcmKey {
 pub fn seal(key: &AesGcmKey, iv: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> Result<[u8; 16]> {
     let nonce = Array::from(*iv);
     let tag = match key {
-        AesGcmKey::Aes128(k) => k.encrypt_inout_detached(&nonce, aad, buf.into()),
-        AesGcmKey::Aes192(k) => k.encrypt_inout_detached(&nonce, aad, buf.into()),
-        AesGcmKey::Aes256(k) => k.encrypt_inout_detached(&nonce, aad, buf.into()),
-    }
-    .map_err(|_| Error::invalid("plaintext too long for AES-GCM"))?;
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&tag);
-    Ok(out)
+        AesGcmKey::Aes128(k) => k.encrypt_inout_detached(&nonce, aad, buf.into()).ok(),
+        AesGcmKey::Aes192(k) => k.encrypt_inout_detached(&nonce, aad, buf.into()).ok(),
+        AesGcmKey::Aes256(k) => return k.seal(iv, aad, buf).map_err(|_| too_long()),
+    };
+    tag.map(Into::into).ok_or_else(too_long)
+}
+
+fn too_long() -> Error {
+    Error::invalid("plaintext too long for AES-GCM")
 }
 
 /// Decrypt `buf` in place after checking `tag`. On failure `buf` holds no plaintext.
@@ -69,13 +79,17 @@ pub fn open(
     tag: &[u8; 16],
 ) -> Result<()> {
     let nonce = Array::from(*iv);
-    let tag = Array::from(*tag);
-    match key {
-        AesGcmKey::Aes128(k) => k.decrypt_inout_detached(&nonce, aad, buf.into(), &tag),
-        AesGcmKey::Aes192(k) => k.decrypt_inout_detached(&nonce, aad, buf.into(), &tag),
-        AesGcmKey::Aes256(k) => k.decrypt_inout_detached(&nonce, aad, buf.into(), &tag),
-    }
-    .map_err(|_| Error::AuthenticationFailed)
+    let tag_array = Array::from(*tag);
+    let ok = match key {
+        AesGcmKey::Aes128(k) => k.decrypt_inout_detached(&nonce, aad, buf.into(), &tag_array),
+        AesGcmKey::Aes192(k) => k.decrypt_inout_detached(&nonce, aad, buf.into(), &tag_array),
+        AesGcmKey::Aes256(k) => {
+            return k
+                .open(iv, aad, buf, tag)
+                .map_err(|_| Error::AuthenticationFailed);
+        }
+    };
+    ok.map_err(|_| Error::AuthenticationFailed)
 }
 
 #[cfg(test)]
