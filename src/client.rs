@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::cache::{self, CachedMaterials, Lookup, MaterialsCache};
 use crate::crypto::SigningKey;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, quoted};
 use crate::format::context::PUBLIC_KEY_FIELD;
 use crate::format::{
     DEFAULT_FRAME_LENGTH, EncryptionContext, Limits, MAX_FRAME_LENGTH, ParsedHeader,
@@ -211,7 +211,8 @@ impl Client {
             .find(|k| !options.context.contains_key(k))
         {
             return Err(Error::invalid(format!(
-                "required context key {k:?} is not in the encryption context"
+                "required context key {} is not in the encryption context",
+                quoted(k)
             )));
         }
         let cache_key = match &self.cache {

@@ -147,12 +147,59 @@ impl Error {
     }
 }
 
+/// `s` in double quotes with `"`, `\\` and control characters escaped, as `{:?}` prints plain
+/// text: messages quote input this way because `{:?}` of a `str` pulls Unicode printability
+/// tables into the wasm (~2 KB gzip).
+pub(crate) fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c if c.is_control() => {
+                out.push_str("\\u{");
+                let n = u32::from(c);
+                let digits = (32 - n.leading_zeros()).div_ceil(4).max(1);
+                for i in (0..digits).rev() {
+                    out.push(char::from(
+                        b"0123456789abcdef"[(n >> (4 * i) & 15) as usize],
+                    ));
+                }
+                out.push('}');
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// Crate-wide result alias.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_is_debug_for_plain_text() {
+        for s in [
+            "",
+            "plain",
+            "q\"b\\s",
+            "é€😀",
+            "a\nb\r\t\0",
+            "\u{1}\u{1f}\u{7f}\u{85}",
+            "'",
+        ] {
+            assert_eq!(quoted(s), format!("{s:?}"), "{s:?}");
+        }
+    }
 
     #[test]
     fn every_code_is_listed_once() {

@@ -1,7 +1,7 @@
 //! Algorithm suites and the commitment policy (ESDK `framework/algorithm-suites.md`,
 //! `framework/commitment-policy.md`).
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, quoted};
 
 /// The KDF a suite uses to turn the data key into the frame key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,7 +145,10 @@ impl AlgorithmSuite {
         }
         match t.parse::<u16>() {
             Ok(id) => Self::from_id(id),
-            Err(_) => Err(Error::invalid(format!("unknown algorithm suite {s:?}"))),
+            Err(_) => Err(Error::invalid(format!(
+                "unknown algorithm suite {}",
+                quoted(s)
+            ))),
         }
     }
 
@@ -238,7 +241,10 @@ impl CommitmentPolicy {
                 Ok(Self::RequireEncryptAllowDecrypt)
             }
             "forbid-allow" | "forbid-encrypt-allow-decrypt" => Ok(Self::ForbidEncryptAllowDecrypt),
-            _ => Err(Error::invalid(format!("unknown commitment policy {s:?}"))),
+            _ => Err(Error::invalid(format!(
+                "unknown commitment policy {}",
+                quoted(s)
+            ))),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, quoted};
 use crate::format::reader::Reader;
 
 /// The key under which signing suites store their public verification key.
@@ -78,7 +78,8 @@ impl EncryptionContext {
     pub fn validate_caller(&self) -> Result<()> {
         if let Some(k) = self.0.keys().find(|k| k.starts_with(RESERVED_PREFIX)) {
             return Err(Error::invalid(format!(
-                "encryption context key {k:?} uses the reserved prefix {RESERVED_PREFIX:?}"
+                "encryption context key {} uses the reserved prefix \"{RESERVED_PREFIX}\"",
+                quoted(k)
             )));
         }
         self.serialized_len().map(|_| ())
@@ -102,7 +103,8 @@ impl EncryptionContext {
         for (k, v) in &self.0 {
             if k.len() > MAX_SERIALIZED_LEN || v.len() > MAX_SERIALIZED_LEN {
                 return Err(Error::invalid(format!(
-                    "encryption context pair {k:?} is longer than 65535 bytes"
+                    "encryption context pair {} is longer than 65535 bytes",
+                    quoted(k)
                 )));
             }
             total += 4 + k.len() + v.len();

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::error::quoted;
+
 /// The resource type of a KMS ARN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResourceType {
@@ -45,7 +47,7 @@ impl KmsArn {
     /// # Errors
     /// [`ArnError`] naming the first defect.
     pub fn parse(s: &str) -> Result<Self, ArnError> {
-        let err = |why: &str| Err(ArnError(format!("{s:?} is not a KMS ARN: {why}")));
+        let err = |why: &str| Err(ArnError(format!("{} is not a KMS ARN: {why}", quoted(s))));
         let parts: Vec<&str> = s.splitn(6, ':').collect();
         if parts.len() != 6 {
             return err("expected arn:<partition>:kms:<region>:<account>:<type>/<id>");
@@ -94,7 +96,8 @@ impl KmsArn {
         let arn = Self::parse(s)?;
         if arn.resource_type != ResourceType::Key {
             return Err(ArnError(format!(
-                "{s:?} is an alias ARN; a key ARN (…:key/<id>) is required"
+                "{} is an alias ARN; a key ARN (…:key/<id>) is required",
+                quoted(s)
             )));
         }
         Ok(arn)

@@ -8,6 +8,7 @@ use super::error::{KmsError, KmsErrorKind};
 use super::json::ObjectWriter;
 use super::transport::{FetchCredentials, HttpRequest};
 use crate::b64;
+use crate::error::quoted;
 use crate::format::EncryptionContext;
 
 /// The JSON 1.1 content type KMS expects on requests.
@@ -79,7 +80,7 @@ impl Endpoint {
         let bad = |why: &str| {
             Err(KmsError::new(
                 KmsErrorKind::Validation,
-                format!("invalid KMS endpoint {url:?}: {why}"),
+                format!("invalid KMS endpoint {}: {why}", quoted(url)),
             ))
         };
         let (scheme, rest) = if let Some(r) = url.strip_prefix("https://") {
@@ -154,7 +155,7 @@ pub(crate) fn check_region(region: &str) -> Result<(), KmsError> {
     {
         return Err(KmsError::new(
             KmsErrorKind::Validation,
-            format!("invalid region {region:?}"),
+            format!("invalid region {}", quoted(region)),
         ));
     }
     Ok(())

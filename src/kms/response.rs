@@ -11,6 +11,7 @@ use super::json::{self, Value};
 use super::transport::HttpResponse;
 use crate::b64;
 use crate::crypto::DataKey;
+use crate::error::quoted;
 
 /// `GenerateDataKey`'s answer.
 #[derive(Debug)]
@@ -71,9 +72,9 @@ fn parse_success<'a>(resp: &'a HttpResponse, op: &str) -> Result<Fields<'a>, Kms
         let ct = resp.header("content-type").unwrap_or("none");
         let hint = if first == Some(&b'<') {
             format!(
-                " (XML/HTML: {:?}; moto answers mis-routed requests — no SigV4 \
+                " (XML/HTML: {}; moto answers mis-routed requests — no SigV4 \
                  Authorization naming service kms — as S3)",
-                snippet(body)
+                quoted(&snippet(body))
             )
         } else {
             String::new()
@@ -331,7 +332,7 @@ pub fn parse_error(resp: &HttpResponse) -> KmsError {
         // Quote only markup error pages: a JSON-ish body may be our own request echoed back
         // by a proxy, and an Encrypt request carries the plaintext data key.
         (None, None) if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<') => {
-            format!("unrecognised error body {:?}", snippet(body))
+            format!("unrecognised error body {}", quoted(&snippet(body)))
         }
         (None, None) => format!("unrecognised error body ({} bytes, not shown)", body.len()),
     };

@@ -19,7 +19,7 @@
 //! stays withheld, exactly as in the other modes.
 
 use crate::crypto::{self, AesGcmKey, DataKey, SignatureHasher, VerifyingKey, derive_keys};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, quoted};
 use crate::format::body::{self, BodyKind};
 use crate::format::context::PUBLIC_KEY_FIELD;
 use crate::format::header::{ContentType, TAG_LEN};
@@ -651,7 +651,9 @@ impl Decryptor {
                 && stored != v
             {
                 return Err(Error::ContextMismatch(format!(
-                    "the message has {k}={stored:?}, but {v:?} is required"
+                    "the message has {k}={}, but {} is required",
+                    quoted(stored),
+                    quoted(v)
                 )));
             }
         }
@@ -685,9 +687,10 @@ impl Decryptor {
             // Tell a wrong required pair apart from a damaged header: if the header verifies
             // on its own, the message simply does not bind the pairs the caller required.
             if !auth_only.is_empty() && tag_ok(&EncryptionContext::new())? {
-                let keys: Vec<&str> = auth_only.iter().map(|(k, _)| k).collect();
+                let keys: Vec<String> = auth_only.iter().map(|(k, _)| quoted(k)).collect();
                 return Err(Error::ContextMismatch(format!(
-                    "the message does not bind the required pairs for {keys:?}"
+                    "the message does not bind the required pairs for [{}]",
+                    keys.join(", ")
                 )));
             }
             return Err(Error::AuthenticationFailed);
