@@ -742,6 +742,7 @@ async function paired(cfg) {
     "envelope-0478-webcrypto-64k-stream",
     "envelope-0478-webcrypto-64k-oneshot",
     "envelope-0578-webcrypto-64k-stream",
+    "envelope-0578-webcrypto-64k-stream-hashthread",
     "envelope-0578-webcrypto-64k-oneshot",
     "envelope-0578-webcrypto-4k-oneshot",
     "official-0478-64k",
