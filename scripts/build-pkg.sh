@@ -47,13 +47,19 @@ for t in "${targets[@]}"; do
   # kept, so stack traces still read; the .d.ts keeps the docs. KMS_ENVELOPE_MINIFY_GLUE=0 ships
   # it as wasm-bindgen wrote it.
   if [ "${KMS_ENVELOPE_MINIFY_GLUE:-1}" != 0 ]; then
-    for js in "pkg/$t"/kms_envelope*.js; do
+    for js in "pkg/$t"/kms_envelope*.js "pkg/$t"/snippets/*/src/wasm/*.js; do
+      [ -f "$js" ] || continue
       # esbuild drops comments, and the first line may be the glue's TypeScript directive.
       head=$(head -n 1 "$js" | grep -E '^/\* @ts-self-types=' || true)
       "$TOOLS_DIR/node_modules/.bin/esbuild" "$js" --minify-whitespace --log-level=error \
         --legal-comments=none --outfile="$js.min"
       { [ -z "$head" ] || printf '%s\n' "$head"; cat "$js.min"; } > "$js" && rm "$js.min"
     done
+  fi
+  if [ "$t" = nodejs ]; then
+    # The CommonJS glue require()s the ES-module snippet (src/wasm/hash_worker.js): Node loads
+    # ES modules through require() from 20.19 / 22.12 on.
+    node -e 'const f=process.argv[1],p=JSON.parse(require("fs").readFileSync(f));p.engines={node:"^20.19.0 || >=22.12.0"};require("fs").writeFileSync(f,JSON.stringify(p,null,2)+"\n")' "pkg/$t/package.json"
   fi
   rm -f "pkg/$t/.gitignore"
   log "pkg/$t: wasm $before → $(stat -c %s "$wasm") bytes"
