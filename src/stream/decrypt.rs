@@ -324,6 +324,22 @@ impl Decryptor {
         self.run()
     }
 
+    /// Like [`push`](Self::push) for `n` bytes that `fill` writes straight into the engine's
+    /// buffer (saves the driver a copy, e.g. from JS memory).
+    ///
+    /// # Errors
+    /// As [`push`](Self::push).
+    pub fn push_with(&mut self, n: usize, fill: impl FnOnce(&mut [u8])) -> Result<()> {
+        self.guard()?;
+        if matches!(self.stage, Stage::Done | Stage::NeedDigest(..)) && n > 0 {
+            return self.fail(Error::malformed("bytes after the end of the message"));
+        }
+        let at = self.buf.len();
+        self.buf.resize(at + n, 0);
+        fill(&mut self.buf[at..]);
+        self.run()
+    }
+
     /// Supply the unwrapped data key. Checks the key commitment and the header tag, then
     /// processes any buffered body bytes.
     ///
@@ -374,6 +390,13 @@ impl Decryptor {
     /// Take the plaintext released so far.
     pub fn take_output(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.out)
+    }
+
+    /// Like [`take_output`](Self::take_output), into `dst` (cleared first); the engine keeps
+    /// `dst`'s old allocation for its next output.
+    pub fn take_output_into(&mut self, dst: &mut Vec<u8>) {
+        dst.clear();
+        std::mem::swap(&mut self.out, dst);
     }
 
     /// Bytes of plaintext waiting to be taken.

@@ -456,6 +456,15 @@ impl Encryptor {
         std::mem::take(&mut self.out)
     }
 
+    /// Like [`take_output`](Self::take_output), into `dst` (cleared first). The engine keeps
+    /// `dst`'s old allocation for its next output, so a driver alternating two buffers does
+    /// not reallocate per call.
+    pub fn take_output_into(&mut self, dst: &mut Vec<u8>) {
+        self.emitted |= !self.out.is_empty();
+        dst.clear();
+        std::mem::swap(&mut self.out, dst);
+    }
+
     /// Bytes of ciphertext waiting to be taken.
     pub fn pending_output(&self) -> usize {
         self.out.len()
