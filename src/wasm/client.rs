@@ -16,7 +16,7 @@ use super::hash::{HashMode, Hashing};
 use super::header_to_js;
 use super::keyrings::lookup;
 use super::options as opt;
-use super::session::{Abort, Backend, DecryptSession, EncryptSession, Session};
+use super::session::{Abort, Backend, DecryptSession, EncryptSession, Out, Session};
 use crate::cache::{CacheLimits, MAX_MESSAGES_LIMIT, MaterialsCache};
 use crate::client::{Client, EncryptOptions};
 use crate::format::{EncryptionContext, MAX_FRAME_LENGTH};
@@ -113,6 +113,68 @@ fn concat(pieces: &[Uint8Array]) -> Uint8Array {
         at += p.length();
     }
     out
+}
+
+/// A one-shot result: written straight into one array of the announced length (no pieces,
+/// no final concatenation), else collected in pieces.
+#[derive(Default)]
+struct Collect {
+    exact: Option<(Uint8Array, u32)>,
+    pieces: Vec<Uint8Array>,
+}
+
+impl Collect {
+    /// Room for `n` more bytes at the write position, else back to pieces (from what was
+    /// written so far).
+    fn room(&mut self, n: u32) -> Option<(&Uint8Array, u32)> {
+        if let Some((buf, at)) = &self.exact
+            && buf.length() - *at < n
+        {
+            self.pieces.push(buf.subarray(0, *at));
+            self.exact = None;
+        }
+        let (buf, at) = self.exact.as_mut()?;
+        let start = *at;
+        *at += n;
+        Some((buf, start))
+    }
+
+    /// The bytes written, in one array of exactly their length.
+    fn result(self) -> Uint8Array {
+        match self.exact {
+            Some((buf, at)) if at == buf.length() => buf,
+            // Fewer than announced (a shorter signature): a copy, never an oversized view.
+            Some((buf, at)) => buf.slice(0, at),
+            None => concat(&self.pieces),
+        }
+    }
+}
+
+impl Out for Collect {
+    fn js(&mut self, chunk: Uint8Array) {
+        match self.room(chunk.length()) {
+            Some((buf, at)) => buf.set(&chunk, at),
+            None => self.pieces.push(chunk),
+        }
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        let n = bytes.len() as u32;
+        match self.room(n) {
+            Some((buf, at)) => buf.subarray(at, at + n).copy_from(bytes),
+            None => self.pieces.push(Uint8Array::from(bytes)),
+        }
+    }
+
+    fn expect(&mut self, total: u64) {
+        // Only before any output, and within what one Uint8Array of u32 length can hold.
+        if self.exact.is_none()
+            && self.pieces.is_empty()
+            && let Ok(total) = u32::try_from(total)
+        {
+            self.exact = Some((Uint8Array::new_with_length(total), 0));
+        }
+    }
 }
 
 /// `cache: { maxEntries?, maxAgeMs?, maxMessagesPerKey?, maxBytesPerKey? }`: a data-key cache
@@ -212,8 +274,7 @@ impl EnvelopeClient {
         future_to_promise(async move {
             let data = opt::as_uint8array(&data, "data")?;
             let call = call_options(options, true)?;
-            let mut pieces = Vec::new();
-            let mut sink = |p: Uint8Array| pieces.push(p);
+            let mut sink = Collect::default();
             let mut s = EncryptSession::start(
                 &client,
                 &call.options,
@@ -233,7 +294,7 @@ impl EnvelopeClient {
                 progress(&call.on_progress, s.processed, Some(total));
             }
             s.finish(&mut sink).await?;
-            let ciphertext = concat(&pieces);
+            let ciphertext = sink.result();
             let header = super::parse_header_js(&ciphertext)?;
             // We just wrote this header: it is ours, not merely parsed.
             Reflect::set(&header, &"authenticated".into(), &true.into())?;
@@ -256,8 +317,7 @@ impl EnvelopeClient {
         future_to_promise(async move {
             let data = opt::as_uint8array(&data, "data")?;
             let call = call_options(options, false)?;
-            let mut pieces = Vec::new();
-            let mut sink = |p: Uint8Array| pieces.push(p);
+            let mut sink = Collect::default();
             let mut s = DecryptSession::new(
                 &client,
                 &call.reproduced,
@@ -280,7 +340,7 @@ impl EnvelopeClient {
                 return Err(to_js(crate::Error::Truncated));
             };
             let out = Object::new();
-            Reflect::set(&out, &"plaintext".into(), &concat(&pieces))?;
+            Reflect::set(&out, &"plaintext".into(), &sink.result())?;
             Reflect::set(&out, &"encryptionContext".into(), &opt::context_to_js(ctx))?;
             Reflect::set(&out, &"header".into(), &header_to_js(header, true))?;
             Ok(out.into())

@@ -20,7 +20,11 @@ use super::hash::{self, Hashing, WorkerHash};
 use crate::client::{Client, EncryptOptions};
 use crate::error::Error;
 use crate::format::EncryptionContext;
-use crate::stream::{DecryptState, Decryptor, Encryptor, SealJob};
+use crate::format::header::ContentType;
+use crate::stream::{
+    DecryptState, Decryptor, Encryptor, SealJob, framed_body_len, framed_plaintext_len,
+};
+use crate::suite::SignatureAlg;
 
 /// Frames in flight in WebCrypto at once.
 const WINDOW: usize = 8;
@@ -174,7 +178,25 @@ impl GcmParams {
 }
 
 /// Where produced bytes go, in order.
-pub type Sink<'a> = &'a mut dyn FnMut(Uint8Array);
+pub trait Out {
+    /// Bytes already in JS (WebCrypto results, hash-worker chunks).
+    fn js(&mut self, chunk: Uint8Array);
+    /// Bytes in wasm memory, valid for this call only.
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.js(Uint8Array::from(bytes));
+    }
+    /// The exact total this session will produce, when known before the first byte (one-shot
+    /// calls size their result with it).
+    fn expect(&mut self, _total: u64) {}
+}
+
+impl<F: FnMut(Uint8Array)> Out for F {
+    fn js(&mut self, chunk: Uint8Array) {
+        self(chunk);
+    }
+}
+
+pub type Sink<'a> = &'a mut dyn Out;
 
 /// What a stream transform drives: encrypt and decrypt sessions alike.
 pub trait Session {
@@ -219,6 +241,8 @@ pub struct EncryptSession {
     inflight: VecDeque<(SealJob, JsFuture)>,
     params: GcmParams,
     scratch: Vec<u8>,
+    /// Output taken from the engine, reused (the engine keeps the other buffer).
+    obuf: Vec<u8>,
     /// Signed suites: the running hash in a worker (output passes through it, in order).
     hash: Option<WorkerHash>,
     abort: Abort,
@@ -260,6 +284,9 @@ impl EncryptSession {
             hash = Some(h);
         }
         let header = enc.take_output();
+        if let Some(total) = plaintext_len.and_then(|p| message_len(&enc, header.len(), p)) {
+            sink.expect(total);
+        }
         let mut s = EncryptSession {
             enc,
             web,
@@ -267,18 +294,36 @@ impl EncryptSession {
             inflight: VecDeque::new(),
             params: GcmParams::new(),
             scratch: Vec::new(),
+            obuf: header,
             hash,
             abort,
             processed: 0.0,
         };
-        s.out(sink, Uint8Array::from(header.as_slice())).await?;
+        s.out_taken(sink).await?;
         Ok(s)
+    }
+
+    /// Emit what the engine produced: straight from wasm memory, or through the hash worker.
+    async fn flush(&mut self, sink: Sink<'_>) -> Result<(), JsValue> {
+        self.enc.take_output_into(&mut self.obuf);
+        self.out_taken(sink).await
+    }
+
+    async fn out_taken(&mut self, sink: Sink<'_>) -> Result<(), JsValue> {
+        if self.obuf.is_empty() {
+            return Ok(());
+        }
+        if self.hash.is_none() {
+            sink.bytes(&self.obuf);
+            return Ok(());
+        }
+        self.out(sink, Uint8Array::from(self.obuf.as_slice())).await
     }
 
     /// Emit `chunk`, through the hash worker when there is one.
     async fn out(&mut self, sink: Sink<'_>, chunk: Uint8Array) -> Result<(), JsValue> {
         let Some(h) = self.hash.as_mut() else {
-            sink(chunk);
+            sink.js(chunk);
             return Ok(());
         };
         h.push(chunk);
@@ -291,13 +336,6 @@ impl EncryptSession {
         Ok(())
     }
 
-    async fn out_bytes(&mut self, sink: Sink<'_>, bytes: Vec<u8>) -> Result<(), JsValue> {
-        if bytes.is_empty() {
-            return Ok(());
-        }
-        self.out(sink, Uint8Array::from(bytes.as_slice())).await
-    }
-
     /// Encrypt one more chunk of plaintext.
     pub async fn push(&mut self, chunk: &Uint8Array, sink: Sink<'_>) -> Result<(), JsValue> {
         self.abort.check()?;
@@ -306,9 +344,10 @@ impl EncryptSession {
         }
         self.processed += f64::from(chunk.length());
         if self.web.is_none() {
-            self.enc.push(&chunk.to_vec()).map_err(to_js)?;
-            let bytes = self.enc.take_output();
-            return self.out_bytes(sink, bytes).await;
+            self.scratch.resize(chunk.length() as usize, 0);
+            chunk.copy_to(&mut self.scratch);
+            self.enc.push(&self.scratch).map_err(to_js)?;
+            return self.flush(sink).await;
         }
         self.pending.push_back(chunk.clone());
         self.enc.push_len(chunk.length() as usize).map_err(to_js)?;
@@ -325,8 +364,7 @@ impl EncryptSession {
                 self.drain_one(sink).await?;
             }
         }
-        let bytes = self.enc.take_output();
-        self.out_bytes(sink, bytes).await?;
+        self.flush(sink).await?;
         if let Some(h) = self.hash.as_mut() {
             h.flush();
             while let Some(chunks) = h.next().await? {
@@ -336,7 +374,8 @@ impl EncryptSession {
             self.enc.provide_digest(&digest).map_err(to_js)?;
         }
         // The footer (signing suites): not hashed.
-        emit(sink, self.enc.take_output());
+        self.enc.take_output_into(&mut self.obuf);
+        emit(sink, &self.obuf);
         Ok(())
     }
 
@@ -406,22 +445,34 @@ impl EncryptSession {
         debug_assert!(sealed.length() as usize == job.len + 16);
         self.out(sink, Uint8Array::from(prefix.as_slice())).await?;
         self.out(sink, sealed).await?;
-        let bytes = self.enc.take_output();
-        self.out_bytes(sink, bytes).await?;
+        self.flush(sink).await?;
         self.abort.check()
     }
 }
 
-fn emit(sink: Sink<'_>, bytes: Vec<u8>) {
+fn emit(sink: Sink<'_>, bytes: &[u8]) {
     if !bytes.is_empty() {
-        sink(Uint8Array::from(bytes.as_slice()));
+        sink.bytes(bytes);
     }
+}
+
+/// The exact length of the message `enc` writes for `plaintext_len` bytes, its header being
+/// `header_len` bytes; for signing suites with the longest footer (DER signatures vary).
+fn message_len(enc: &Encryptor, header_len: usize, plaintext_len: u64) -> Option<u64> {
+    let footer = match enc.header().suite.signature() {
+        None => 0,
+        // Length field 2, SEQUENCE header 2, two INTEGERs of at most 2 + coordinate + 1.
+        Some(SignatureAlg::EcdsaP256) => 2 + 2 + 2 * 35,
+        Some(SignatureAlg::EcdsaP384) => 2 + 2 + 2 * 51,
+    };
+    framed_body_len(enc.header().frame_length, plaintext_len)?
+        .checked_add(header_len as u64 + footer)
 }
 
 /// Emit the chunks a hash message brought back, in order.
 fn emit_hashed(sink: Sink<'_>, chunks: Option<Array>) {
     for c in chunks.iter().flat_map(Array::iter) {
-        sink(c.unchecked_into());
+        sink.js(c.unchecked_into());
     }
 }
 
@@ -434,7 +485,10 @@ pub struct DecryptSession {
     inflight: VecDeque<(bool, JsFuture)>,
     params: GcmParams,
     withheld: Vec<Uint8Array>,
-    scratch: Vec<u8>,
+    /// Plaintext taken from the engine, reused (the engine keeps the other buffer).
+    obuf: Vec<u8>,
+    /// The input's total length, until the plaintext length was announced to the sink.
+    size: Option<u64>,
     hashing: Option<(Hashing, Option<u64>)>,
     hash: Option<DecryptHash>,
     abort: Abort,
@@ -472,7 +526,8 @@ impl DecryptSession {
             inflight: VecDeque::new(),
             params: GcmParams::new(),
             withheld: Vec::new(),
-            scratch: Vec::new(),
+            obuf: Vec::new(),
+            size,
             hashing: Some((hashing.clone(), size)),
             hash: None,
             abort,
@@ -555,9 +610,9 @@ impl DecryptSession {
             self.abort.check()?;
             let end = (at + SLICE).min(chunk.length());
             let piece = chunk.subarray(at, end);
-            self.scratch.resize(piece.length() as usize, 0);
-            piece.copy_to(&mut self.scratch);
-            self.dec.push(&self.scratch).map_err(to_js)?;
+            self.dec
+                .push_with(piece.length() as usize, |buf| piece.copy_to(buf))
+                .map_err(to_js)?;
             self.processed += f64::from(piece.length());
             at = end;
             if let Some(h) = self.hash.as_mut() {
@@ -591,9 +646,10 @@ impl DecryptSession {
             self.dec.provide_digest(&digest).map_err(to_js)?;
         }
         self.dec.finish().map_err(to_js)?;
-        emit(sink, self.dec.take_output());
+        self.dec.take_output_into(&mut self.obuf);
+        emit(sink, &self.obuf);
         for pt in self.withheld.drain(..) {
-            sink(pt);
+            sink.js(pt);
         }
         Ok(())
     }
@@ -602,7 +658,21 @@ impl DecryptSession {
         if let (Some(subtle), Some(k)) = (&self.subtle, self.dec.take_external_key()) {
             self.key = Some(import_key(subtle, &k, "decrypt").await?);
         }
-        emit(sink, self.dec.take_output());
+        if let (Some(h), Some(size)) = (self.dec.header(), self.size) {
+            self.size = None;
+            // Unsigned framed messages: the plaintext length follows from the total length.
+            let signed = h.body.suite.signature().is_some();
+            if let (false, ContentType::Framed, Some(body)) = (
+                signed,
+                h.body.content_type,
+                size.checked_sub(h.raw.len() as u64),
+            ) && let Some(n) = framed_plaintext_len(h.body.frame_length, body)
+            {
+                sink.expect(n);
+            }
+        }
+        self.dec.take_output_into(&mut self.obuf);
+        emit(sink, &self.obuf);
         for job in self.dec.take_jobs() {
             let (Some(subtle), Some(key)) = (&self.subtle, &self.key) else {
                 return Err(to_js(Error::invalid("frame job without a WebCrypto key")));
@@ -631,7 +701,7 @@ impl DecryptSession {
                 if withhold {
                     self.withheld.push(pt);
                 } else {
-                    sink(pt);
+                    sink.js(pt);
                 }
                 self.abort.check()
             }
