@@ -52,6 +52,10 @@ impl std::fmt::Debug for SignatureHasher {
     }
 }
 
+/// The length of almost every P-384 signature we write (DER, as the Python and Java ESDKs
+/// write them; decryptors still read the footer's length and never assume it).
+pub const STATIC_SIGNATURE_LEN: usize = 103;
+
 /// An ephemeral P-384 signing key (one per message, or per cached data key when a data-key
 /// cache reuses materials, as the ESDK caching CMM does). Zeroized on drop by `p384`.
 #[derive(Clone)]
@@ -99,6 +103,11 @@ impl SigningKey {
 
     /// Sign a finished SHA-384 digest; DER-encoded output (RFC 6979 deterministic nonces).
     ///
+    /// Like the Python and Java ESDKs, the signature is made [`STATIC_SIGNATURE_LEN`] bytes
+    /// long by using `n − s` instead of `s` when that gives the length (both are valid
+    /// signatures): a one-shot encrypt can then size its result exactly up front. The rare
+    /// (~1/128) signature that neither form brings to that length is returned as it is.
+    ///
     /// # Errors
     /// `INVALID_ARGUMENT` if signing fails (never for a SHA-384 digest).
     pub fn sign_digest(&self, digest: &[u8]) -> Result<Vec<u8>> {
@@ -106,7 +115,20 @@ impl SigningKey {
             .0
             .sign_prehash(digest)
             .map_err(|_| Error::invalid("ECDSA signing failed"))?;
-        Ok(ecdsa_der::encode::<48>(&sig.to_bytes()))
+        let mut rs = sig.to_bytes();
+        let der = ecdsa_der::encode::<48>(&rs);
+        if der.len() == STATIC_SIGNATURE_LEN {
+            return Ok(der);
+        }
+        let (_, s) = sig.split_scalars();
+        let negated: p384::FieldBytes = (-*s).to_bytes();
+        rs[48..].copy_from_slice(&negated);
+        let flipped = ecdsa_der::encode::<48>(&rs);
+        Ok(if flipped.len() == STATIC_SIGNATURE_LEN {
+            flipped
+        } else {
+            der
+        })
     }
 }
 
@@ -204,6 +226,24 @@ mod tests {
         other[0] ^= 1;
         assert!(vk.verify_digest(&other, &der).is_err());
         assert!(vk.verify_digest(&digest, b"\x30\x00").is_err());
+    }
+
+    #[test]
+    fn signatures_take_the_static_length_almost_always_and_still_verify() {
+        let sk = SigningKey::generate().unwrap_or_else(|e| panic!("{e}"));
+        let vk = VerifyingKey::from_context_value(SignatureAlg::EcdsaP384, &sk.public_key_base64())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut static_len = 0;
+        for i in 0u32..200 {
+            let mut h = SignatureHasher::new(SignatureAlg::EcdsaP384);
+            h.update(&i.to_be_bytes());
+            let digest = h.finalize();
+            let der = sk.sign_digest(&digest).unwrap_or_else(|e| panic!("{e}"));
+            assert!(vk.verify_digest(&digest, &der).is_ok(), "digest {i}");
+            static_len += usize::from(der.len() == STATIC_SIGNATURE_LEN);
+        }
+        // Without the n - s choice only ~half would be 103 bytes; with it all but ~1/128.
+        assert!(static_len >= 190, "{static_len} of 200");
     }
 
     #[test]

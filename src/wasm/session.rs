@@ -18,6 +18,7 @@ use wasm_bindgen_futures::JsFuture;
 use super::error::{from_js, to_js};
 use super::hash::{self, Hashing, WorkerHash};
 use crate::client::{Client, EncryptOptions};
+use crate::crypto::STATIC_SIGNATURE_LEN;
 use crate::error::Error;
 use crate::format::EncryptionContext;
 use crate::format::header::ContentType;
@@ -456,14 +457,16 @@ fn emit(sink: Sink<'_>, bytes: &[u8]) {
     }
 }
 
-/// The exact length of the message `enc` writes for `plaintext_len` bytes, its header being
-/// `header_len` bytes; for signing suites with the longest footer (DER signatures vary).
+/// The length of the message `enc` writes for `plaintext_len` bytes, its header being
+/// `header_len` bytes: exact for unsigned suites; for P-384 with the static-length signature
+/// `sign_digest` writes all but ~1/128 of the time (else the result costs one copy).
 fn message_len(enc: &Encryptor, header_len: usize, plaintext_len: u64) -> Option<u64> {
     let footer = match enc.header().suite.signature() {
         None => 0,
-        // Length field 2, SEQUENCE header 2, two INTEGERs of at most 2 + coordinate + 1.
+        // Never written (0x0214 is decrypt-only): length field 2, SEQUENCE header 2, two
+        // INTEGERs of at most 2 + coordinate + 1.
         Some(SignatureAlg::EcdsaP256) => 2 + 2 + 2 * 35,
-        Some(SignatureAlg::EcdsaP384) => 2 + 2 + 2 * 51,
+        Some(SignatureAlg::EcdsaP384) => 2 + STATIC_SIGNATURE_LEN as u64,
     };
     framed_body_len(enc.header().frame_length, plaintext_len)?
         .checked_add(header_len as u64 + footer)
