@@ -85,6 +85,52 @@ describe('round trips in the browser', () => {
     }
   });
 
+  // One-shot results are written into one array sized up front; signed inputs of 1 MiB and
+  // more hash in the worker. Exact arrays, the stream API's bytes, the same failures.
+  pageTest('one-shot results are exact arrays matching the stream API (hash worker included)', async () => {
+    const { out: results, workerBytes } = await page.evaluate(async ({ SUITES, BACKENDS }) => {
+      const { KE, U } = window;
+      const keyring = new KE.RawAesKeyring({ keyNamespace: 'pkg-tests', keyName: 'k1', wrappingKey: U.gen(7, 32) });
+      const code = (p) => p.then(() => 'resolved', (e) => e.code);
+      const out = [];
+      let workerBytes = 0;
+      for (const suite of SUITES) {
+        for (const backend of BACKENDS) {
+          for (const frameLength of [1024, 65536]) {
+            const client = new KE.EnvelopeClient({ keyring, suite, frameLength, backend });
+            for (const size of [0, 1, 3 * frameLength, 3 * frameLength + 1, 32 * 65536, 32 * 65536 + 1]) {
+              const pt = U.gen(size + 5, size);
+              const { ciphertext: ct } = await client.encrypt(pt);
+              const streamed = await U.readAll(client.encryptStream(U.streamOf(pt, [100000])));
+              const d = (await client.decrypt(ct)).plaintext;
+              const d2 = (await client.decrypt(streamed)).plaintext;
+              const longer = new Uint8Array(ct.length + 1);
+              longer.set(ct);
+              out.push({
+                what: `suite ${suite.toString(16)} ${backend} frame ${frameLength} size ${size}`,
+                exact: ct.byteOffset === 0 && ct.buffer.byteLength === ct.length
+                  && d.byteOffset === 0 && d.buffer.byteLength === size,
+                lengthOk: suite === 0x0578 || streamed.length === ct.length,
+                ok: U.equalBytes(d, pt) && U.equalBytes(d2, pt)
+                  && U.equalBytes(await U.readAll(client.decryptStream(U.streamOf(ct, [70000]))), pt),
+                codes: [await code(client.decrypt(ct.subarray(0, ct.length - 1))), await code(client.decrypt(longer)),
+                  await code(U.readAll(client.decryptStream(U.streamOf(longer, [70000]))))],
+              });
+            }
+            workerBytes += client.metrics().hashWorkerBytes;
+          }
+        }
+      }
+      return { out, workerBytes };
+    }, { SUITES, BACKENDS });
+    assert.ok(workerBytes > 0, 'the 0x0578 one-shot calls of 1 MiB and more hashed in the worker');
+    assert.equal(results.length, 2 * 2 * 2 * 6);
+    for (const r of results) {
+      assert.deepEqual([r.exact, r.lengthOk, r.ok], [true, true, true], r.what);
+      assert.deepEqual(r.codes, ['TRUNCATED', 'MALFORMED_MESSAGE', 'MALFORMED_MESSAGE'], r.what);
+    }
+  });
+
   pageTest('messages from the WebCrypto backend decrypt with the Rust backend and vice versa', async () => {
     const results = await page.evaluate(async ({ SUITES }) => {
       const { KE, U } = window;

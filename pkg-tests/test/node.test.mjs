@@ -105,6 +105,47 @@ describe('round trips in Node', () => {
     }
   });
 
+  // The one-shot calls write into one result array sized up front (or fall back to pieces):
+  // check it is exact (users read `.buffer`), equals the stream API, and fails as it does.
+  test('one-shot results are exact arrays matching the stream API; truncated/extended input fails alike', async () => {
+    const keyring = rawKeyring();
+    const code = async (p) => (await rejection(p)).code;
+    for (const suite of [0x0478, 0x0578]) {
+      for (const backend of ['webcrypto', 'rust']) {
+        for (const frameLength of [1024, 4096, 65536]) {
+          const client = new KE.EnvelopeClient({ keyring, suite, frameLength, backend });
+          for (const size of [0, 1, frameLength, 3 * frameLength, 3 * frameLength + 1]) {
+            const what = `suite ${suite.toString(16)} ${backend} frame ${frameLength} size ${size}`;
+            const pt = gen(size + 3, size);
+            const { ciphertext } = await client.encrypt(pt);
+            assert.equal(ciphertext.byteOffset, 0, what);
+            assert.equal(ciphertext.buffer.byteLength, ciphertext.length, what);
+            const streamed = await readAll(client.encryptStream(streamOf(pt, [1000])));
+            if (suite === 0x0478) {
+              // Unsigned: the length is a function of the sizes alone.
+              assert.equal(streamed.length, ciphertext.length, what);
+            } else {
+              assert.ok(Math.abs(streamed.length - ciphertext.length) <= 100, what);
+            }
+            for (const ct of [ciphertext, streamed]) {
+              const { plaintext } = await client.decrypt(ct);
+              assert.ok(equalBytes(plaintext, pt), what);
+              assert.equal(plaintext.byteOffset, 0, what);
+              assert.equal(plaintext.buffer.byteLength, size, what);
+              assert.ok(equalBytes(await readAll(client.decryptStream(streamOf(ct, [777]))), pt), what);
+            }
+            const longer = new Uint8Array(ciphertext.length + 1);
+            longer.set(ciphertext);
+            for (const [bad, want] of [[ciphertext.subarray(0, ciphertext.length - 1), 'TRUNCATED'], [longer, 'MALFORMED_MESSAGE']]) {
+              assert.equal(await code(client.decrypt(bad)), want, what);
+              assert.equal(await code(readAll(client.decryptStream(streamOf(bad, [777])))), want, what);
+            }
+          }
+        }
+      }
+    }
+  });
+
   test('Buffer inputs from the shared pool (non-zero byteOffset) encrypt only their own bytes', async () => {
     const client = new KE.EnvelopeClient({ keyring: rawKeyring(), frameLength: 64 });
     const pooled = Buffer.from('only these bytes');
