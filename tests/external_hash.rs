@@ -4,38 +4,16 @@
 
 mod common;
 
-use std::collections::BTreeSet;
-
-use kms_envelope::crypto::{AesGcmKey, DataKey, SignatureHasher, SigningKey, seal};
+use kms_envelope::crypto::{AesGcmKey, SignatureHasher, seal};
 use kms_envelope::stream::{DecryptState, Decryptor, EncryptParams, Encryptor};
 use kms_envelope::suite::SignatureAlg;
-use kms_envelope::{AlgorithmSuite, Client, EncryptedDataKey, EncryptionContext, Error};
+use kms_envelope::{AlgorithmSuite, Client, EncryptionContext, Error};
 
 const SIGNED: AlgorithmSuite = AlgorithmSuite::Aes256GcmHkdfSha512CommitKeyEcdsaP384;
 const UNSIGNED: AlgorithmSuite = AlgorithmSuite::Aes256GcmHkdfSha512CommitKey;
 
 fn params(suite: AlgorithmSuite, frame_length: u32) -> EncryptParams {
-    let signing_key = suite
-        .signature()
-        .map(|_| SigningKey::from_bytes(&[3u8; 48]).unwrap());
-    let mut context: EncryptionContext = [("purpose", "external-hash")].into_iter().collect();
-    if let Some(sk) = &signing_key {
-        context.insert("aws-crypto-public-key", sk.public_key_base64());
-    }
-    EncryptParams {
-        suite,
-        context,
-        required_keys: BTreeSet::new(),
-        data_key: DataKey::from_bytes(vec![9u8; 32]),
-        encrypted_data_keys: vec![EncryptedDataKey {
-            provider_id: "p".into(),
-            provider_info: b"i".to_vec(),
-            ciphertext: vec![1; 48],
-        }],
-        signing_key,
-        frame_length,
-        message_id: Some(vec![5u8; 32]),
-    }
+    common::fixed_params(suite, frame_length, "external-hash")
 }
 
 fn sha384() -> SignatureHasher {
