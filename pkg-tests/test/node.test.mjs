@@ -146,6 +146,31 @@ describe('round trips in Node', () => {
     }
   });
 
+  // A signed one-shot decrypt sizes its result for the 103-byte signature the ESDKs write; the
+  // frozen messages (tests/frozen) carry 102-, 103- and 104-byte signatures: every one must
+  // still come back exact.
+  test('signed one-shot decrypt is exact whatever the signature length (frozen 0x0578 messages)', async () => {
+    const dir = path.join(ROOT, 'tests', 'frozen');
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+    const hex = (h) => Uint8Array.from(h.match(/../g) ?? [], (b) => parseInt(b, 16));
+    const key = manifest.keys['key-a'];
+    const keyring = new KE.RawAesKeyring({ keyNamespace: key.namespace, keyName: key.name, wrappingKey: hex(key.key) });
+    const lengths = new Set();
+    for (const m of manifest.messages.filter((x) => x.file.startsWith('0578'))) {
+      const ct = new Uint8Array(fs.readFileSync(path.join(dir, m.file)));
+      lengths.add((ct[ct.length - 105 + 0] << 8 | ct[ct.length - 105 + 1]) === 103 ? 103 : 'other');
+      const client = new KE.EnvelopeClient({ keyring, frameLength: m.frame_length });
+      const options = { requiredEncryptionContext: m.reproduced_context };
+      const { plaintext } = await client.decrypt(ct, options);
+      assert.ok(equalBytes(plaintext, hex(m.plaintext)), m.file);
+      assert.equal(plaintext.byteOffset, 0, m.file);
+      assert.equal(plaintext.buffer.byteLength, m.plaintext.length / 2, m.file);
+      assert.ok(equalBytes(await readAll(client.decryptStream(streamOf(ct, [7]), options)), hex(m.plaintext)), m.file);
+    }
+    // Both the sized-right and the sized-wrong paths ran.
+    assert.deepEqual([...lengths].sort(), [103, 'other'].sort());
+  });
+
   test('Buffer inputs from the shared pool (non-zero byteOffset) encrypt only their own bytes', async () => {
     const client = new KE.EnvelopeClient({ keyring: rawKeyring(), frameLength: 64 });
     const pooled = Buffer.from('only these bytes');

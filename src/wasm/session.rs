@@ -457,6 +457,9 @@ fn emit(sink: Sink<'_>, bytes: &[u8]) {
     }
 }
 
+/// The DER length of the P-256 signatures the Python and Java ESDKs write (digest §2.1).
+const STATIC_P256_SIGNATURE_LEN: u64 = 71;
+
 /// The length of the message `enc` writes for `plaintext_len` bytes, its header being
 /// `header_len` bytes: exact for unsigned suites; for P-384 with the static-length signature
 /// `sign_digest` writes all but ~1/128 of the time (else the result costs one copy).
@@ -663,12 +666,17 @@ impl DecryptSession {
         }
         if let (Some(h), Some(size)) = (self.dec.header(), self.size) {
             self.size = None;
-            // Unsigned framed messages: the plaintext length follows from the total length.
-            let signed = h.body.suite.signature().is_some();
-            if let (false, ContentType::Framed, Some(body)) = (
-                signed,
+            // Framed messages: the plaintext length follows from the total length. Signed ones
+            // are assumed to end in the static-length signature the ESDKs (and we) write; any
+            // other length only costs the result a copy (the sink never returns a wrong size).
+            let footer = match h.body.suite.signature() {
+                None => 0,
+                Some(SignatureAlg::EcdsaP256) => 2 + STATIC_P256_SIGNATURE_LEN,
+                Some(SignatureAlg::EcdsaP384) => 2 + STATIC_SIGNATURE_LEN as u64,
+            };
+            if let (ContentType::Framed, Some(body)) = (
                 h.body.content_type,
-                size.checked_sub(h.raw.len() as u64),
+                size.checked_sub(h.raw.len() as u64 + footer),
             ) && let Some(n) = framed_plaintext_len(h.body.frame_length, body)
             {
                 sink.expect(n);
