@@ -25,6 +25,26 @@ pub enum SignatureAlg {
     EcdsaP384,
 }
 
+impl SignatureAlg {
+    /// Bytes of the digest that is signed (SHA-256 / SHA-384).
+    pub fn digest_len(self) -> usize {
+        match self {
+            SignatureAlg::EcdsaP256 => 32,
+            SignatureAlg::EcdsaP384 => 48,
+        }
+    }
+
+    /// The DER signature length the Python and Java ESDKs always write (digest §2.1), and we
+    /// write for P-384 all but ~1/128 of the time. Decryptors never assume it; drivers use it to
+    /// size results up front.
+    pub fn static_signature_len(self) -> usize {
+        match self {
+            SignatureAlg::EcdsaP256 => 71,
+            SignatureAlg::EcdsaP384 => 103,
+        }
+    }
+}
+
 /// One of the 11 ESDK algorithm suites.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

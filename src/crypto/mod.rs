@@ -15,4 +15,4 @@ mod signature;
 pub use aead::{AesGcmKey, open, seal};
 pub use data_key::DataKey;
 pub use kdf::{DerivedKeys, derive_keys};
-pub use signature::{STATIC_SIGNATURE_LEN, SignatureHasher, SigningKey, VerifyingKey};
+pub use signature::{SignatureHasher, SigningKey, VerifyingKey};

@@ -52,10 +52,6 @@ impl std::fmt::Debug for SignatureHasher {
     }
 }
 
-/// The length of almost every P-384 signature we write (DER, as the Python and Java ESDKs
-/// write them; decryptors still read the footer's length and never assume it).
-pub const STATIC_SIGNATURE_LEN: usize = 103;
-
 /// An ephemeral P-384 signing key (one per message, or per cached data key when a data-key
 /// cache reuses materials, as the ESDK caching CMM does). Zeroized on drop by `p384`.
 #[derive(Clone)]
@@ -103,8 +99,8 @@ impl SigningKey {
 
     /// Sign a finished SHA-384 digest; DER-encoded output (RFC 6979 deterministic nonces).
     ///
-    /// Like the Python and Java ESDKs, the signature is made [`STATIC_SIGNATURE_LEN`] bytes
-    /// long by using `n − s` instead of `s` when that gives the length (both are valid
+    /// Like the Python and Java ESDKs, the signature is made
+    /// [`SignatureAlg::static_signature_len`] bytes long by using `n − s` instead of `s` when that gives the length (both are valid
     /// signatures): a one-shot encrypt can then size its result exactly up front. The rare
     /// (~1/128) signature that neither form brings to that length is returned as it is.
     ///
@@ -115,20 +111,17 @@ impl SigningKey {
             .0
             .sign_prehash(digest)
             .map_err(|_| Error::invalid("ECDSA signing failed"))?;
+        let want = SignatureAlg::EcdsaP384.static_signature_len();
         let mut rs = sig.to_bytes();
         let der = ecdsa_der::encode::<48>(&rs);
-        if der.len() == STATIC_SIGNATURE_LEN {
+        if der.len() == want {
             return Ok(der);
         }
         let (_, s) = sig.split_scalars();
         let negated: p384::FieldBytes = (-*s).to_bytes();
         rs[48..].copy_from_slice(&negated);
         let flipped = ecdsa_der::encode::<48>(&rs);
-        Ok(if flipped.len() == STATIC_SIGNATURE_LEN {
-            flipped
-        } else {
-            der
-        })
+        Ok(if flipped.len() == want { flipped } else { der })
     }
 }
 
@@ -240,7 +233,7 @@ mod tests {
             let digest = h.finalize();
             let der = sk.sign_digest(&digest).unwrap_or_else(|e| panic!("{e}"));
             assert!(vk.verify_digest(&digest, &der).is_ok(), "digest {i}");
-            static_len += usize::from(der.len() == STATIC_SIGNATURE_LEN);
+            static_len += usize::from(der.len() == SignatureAlg::EcdsaP384.static_signature_len());
         }
         // Without the n - s choice only ~half would be 103 bytes; with it all but ~1/128.
         assert!(static_len >= 190, "{static_len} of 200");

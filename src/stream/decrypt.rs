@@ -25,7 +25,7 @@ use crate::format::context::PUBLIC_KEY_FIELD;
 use crate::format::header::{ContentType, TAG_LEN};
 use crate::format::{EncryptionContext, Limits, ParsedHeader, Progress, parse_header};
 use crate::keyring::DecryptionMaterials;
-use crate::suite::CommitmentPolicy;
+use crate::suite::{CommitmentPolicy, SignatureAlg};
 
 /// Decryption settings.
 #[derive(Debug, Clone, Default)]
@@ -201,12 +201,13 @@ impl Decryptor {
                 return Err(Error::invalid("no digest is awaited now"));
             }
         };
-        let want = match body.header.body.suite.signature() {
-            Some(crate::suite::SignatureAlg::EcdsaP256) => 32,
-            Some(crate::suite::SignatureAlg::EcdsaP384) => 48,
-            None => 0,
-        };
-        if digest.len() != want {
+        let want = body
+            .header
+            .body
+            .suite
+            .signature()
+            .map(SignatureAlg::digest_len);
+        if want != Some(digest.len()) {
             self.stage = Stage::NeedDigest(body, sig);
             return Err(Error::invalid("digest has the wrong length"));
         }

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::format::body::{self, BodyKind};
 use crate::format::header::{ContentType, HeaderBody, IV_LEN, TAG_LEN};
 use crate::format::{EncryptedDataKey, EncryptionContext, MAX_FRAME_LENGTH};
-use crate::suite::AlgorithmSuite;
+use crate::suite::{AlgorithmSuite, SignatureAlg};
 
 /// Everything the encryptor needs, after the keyrings ran.
 #[derive(Debug)]
@@ -217,7 +217,7 @@ impl Encryptor {
         if !self.needs_digest {
             return Err(Error::invalid("no digest is awaited now"));
         }
-        let want = self.header.suite.signature().map(digest_len);
+        let want = self.header.suite.signature().map(SignatureAlg::digest_len);
         if want != Some(digest.len()) {
             return Err(Error::invalid("digest has the wrong length"));
         }
@@ -495,14 +495,6 @@ impl Encryptor {
             h.update(&self.out[start..]);
         }
         Ok(())
-    }
-}
-
-/// Bytes of the digest a signature algorithm signs.
-fn digest_len(alg: crate::suite::SignatureAlg) -> usize {
-    match alg {
-        crate::suite::SignatureAlg::EcdsaP256 => 32,
-        crate::suite::SignatureAlg::EcdsaP384 => 48,
     }
 }
 

@@ -18,14 +18,13 @@ use wasm_bindgen_futures::JsFuture;
 use super::error::{from_js, to_js};
 use super::hash::{self, Hashing, WorkerHash};
 use crate::client::{Client, EncryptOptions};
-use crate::crypto::STATIC_SIGNATURE_LEN;
 use crate::error::Error;
 use crate::format::EncryptionContext;
 use crate::format::header::ContentType;
 use crate::stream::{
     DecryptState, Decryptor, Encryptor, SealJob, framed_body_len, framed_plaintext_len,
 };
-use crate::suite::SignatureAlg;
+use crate::suite::AlgorithmSuite;
 
 /// Frames in flight in WebCrypto at once.
 const WINDOW: usize = 8;
@@ -457,22 +456,19 @@ fn emit(sink: Sink<'_>, bytes: &[u8]) {
     }
 }
 
-/// The DER length of the P-256 signatures the Python and Java ESDKs write (digest §2.1).
-const STATIC_P256_SIGNATURE_LEN: u64 = 71;
+/// The footer a message of `suite` most likely ends with: its length field and the
+/// static-length signature (another length only costs a sized result one copy).
+fn likely_footer_len(suite: AlgorithmSuite) -> u64 {
+    suite
+        .signature()
+        .map_or(0, |alg| 2 + alg.static_signature_len() as u64)
+}
 
 /// The length of the message `enc` writes for `plaintext_len` bytes, its header being
-/// `header_len` bytes: exact for unsigned suites; for P-384 with the static-length signature
-/// `sign_digest` writes all but ~1/128 of the time (else the result costs one copy).
+/// `header_len` bytes (exact for unsigned suites, see `likely_footer_len` for signed ones).
 fn message_len(enc: &Encryptor, header_len: usize, plaintext_len: u64) -> Option<u64> {
-    let footer = match enc.header().suite.signature() {
-        None => 0,
-        // Never written (0x0214 is decrypt-only): length field 2, SEQUENCE header 2, two
-        // INTEGERs of at most 2 + coordinate + 1.
-        Some(SignatureAlg::EcdsaP256) => 2 + 2 + 2 * 35,
-        Some(SignatureAlg::EcdsaP384) => 2 + STATIC_SIGNATURE_LEN as u64,
-    };
     framed_body_len(enc.header().frame_length, plaintext_len)?
-        .checked_add(header_len as u64 + footer)
+        .checked_add(header_len as u64 + likely_footer_len(enc.header().suite))
 }
 
 /// Emit the chunks a hash message brought back, in order.
@@ -666,17 +662,11 @@ impl DecryptSession {
         }
         if let (Some(h), Some(size)) = (self.dec.header(), self.size) {
             self.size = None;
-            // Framed messages: the plaintext length follows from the total length. Signed ones
-            // are assumed to end in the static-length signature the ESDKs (and we) write; any
-            // other length only costs the result a copy (the sink never returns a wrong size).
-            let footer = match h.body.suite.signature() {
-                None => 0,
-                Some(SignatureAlg::EcdsaP256) => 2 + STATIC_P256_SIGNATURE_LEN,
-                Some(SignatureAlg::EcdsaP384) => 2 + STATIC_SIGNATURE_LEN as u64,
-            };
+            // Framed messages: the plaintext length follows from the total length (the sink
+            // never returns a wrong size when the footer guess is off).
             if let (ContentType::Framed, Some(body)) = (
                 h.body.content_type,
-                size.checked_sub(h.raw.len() as u64 + footer),
+                size.checked_sub(h.raw.len() as u64 + likely_footer_len(h.body.suite)),
             ) && let Some(n) = framed_plaintext_len(h.body.frame_length, body)
             {
                 sink.expect(n);
