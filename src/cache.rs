@@ -98,36 +98,6 @@ fn sha512(parts: &[&[u8]]) -> [u8; 64] {
     h.finalize().into()
 }
 
-/// Heapsort: the std sorts monomorphize several KB of wasm per element type (~30 KB for
-/// 64-byte arrays); this is a few hundred bytes and still O(n log n) (a message may carry up to
-/// 65535 EDKs).
-pub(crate) fn heapsort<T: Ord>(v: &mut [T]) {
-    fn sift_down<T: Ord>(v: &mut [T], mut root: usize, end: usize) {
-        loop {
-            let mut child = 2 * root + 1;
-            if child >= end {
-                return;
-            }
-            if child + 1 < end && v[child] < v[child + 1] {
-                child += 1;
-            }
-            if v[root] >= v[child] {
-                return;
-            }
-            v.swap(root, child);
-            root = child;
-        }
-    }
-    let n = v.len();
-    for i in (0..n / 2).rev() {
-        sift_down(v, i, n);
-    }
-    for end in (1..n).rev() {
-        v.swap(0, end);
-        sift_down(v, 0, end);
-    }
-}
-
 fn len_prefixed(out: &mut Vec<u8>, bytes: &[u8]) {
     // u64 lengths: unambiguous for any input (this key is never shared with other SDKs).
     out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
@@ -191,7 +161,7 @@ pub fn decryption_key(
             sha512(&[&b])
         })
         .collect();
-    heapsort(&mut hashes);
+    crate::sort::heapsort(&mut hashes);
     let edk_part: Vec<u8> = hashes.concat();
     Ok(sha512(&[
         b"kms-envelope/decrypt/v1",
@@ -529,26 +499,6 @@ mod tests {
 
     const SUITE: AlgorithmSuite = AlgorithmSuite::DEFAULT;
 
-    #[test]
-    fn heapsort_matches_the_std_sort() {
-        let mut seed = 1u32;
-        for n in 0..40 {
-            let mut v: Vec<[u8; 64]> = (0..n)
-                .map(|_| {
-                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                    let mut h = [0u8; 64];
-                    // Few distinct values in the first bytes: ties and long common prefixes.
-                    h[0] = (seed >> 29) as u8;
-                    h[63] = (seed >> 24) as u8;
-                    h
-                })
-                .collect();
-            let mut expected = v.clone();
-            expected.sort_unstable();
-            heapsort(&mut v);
-            assert_eq!(v, expected, "n = {n}");
-        }
-    }
     const POLICY: CommitmentPolicy = CommitmentPolicy::RequireEncryptRequireDecrypt;
 
     /// A manual clock in milliseconds.

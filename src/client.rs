@@ -367,7 +367,7 @@ impl Client {
                     // Sorted, distinct (a BTreeSet's collect would add a std sort to the wasm).
                     let mut providers: Vec<&str> =
                         edks.iter().map(|e| e.provider_id.as_str()).collect();
-                    crate::cache::heapsort(&mut providers);
+                    crate::sort::heapsort(&mut providers);
                     providers.dedup();
                     return Err(Error::NoDecryptableKey {
                         reason: format!(

@@ -10,6 +10,7 @@ pub mod error;
 pub mod format;
 pub mod keyring;
 pub mod kms;
+mod sort;
 pub mod stream;
 pub mod suite;
 #[cfg(all(target_arch = "wasm32", feature = "wasm"))]

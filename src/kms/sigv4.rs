@@ -100,14 +100,7 @@ pub fn sign(
     if let Some(token) = &credentials.session_token {
         headers.push(("x-amz-security-token".into(), token.trim().to_string()));
     }
-    // At most five headers: an insertion sort (the std sort adds ~3 KB of wasm).
-    for i in 1..headers.len() {
-        let mut j = i;
-        while j > 0 && headers[j - 1] > headers[j] {
-            headers.swap(j - 1, j);
-            j -= 1;
-        }
-    }
+    crate::sort::heapsort(&mut headers);
     let canonical_headers: String = headers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
     let signed_headers = headers
         .iter()
