@@ -452,8 +452,9 @@ impl Encryptor {
 
     /// Take the ciphertext produced so far.
     pub fn take_output(&mut self) -> Vec<u8> {
-        self.emitted |= !self.out.is_empty();
-        std::mem::take(&mut self.out)
+        let mut out = Vec::new();
+        self.take_output_into(&mut out);
+        out
     }
 
     /// Like [`take_output`](Self::take_output), into `dst` (cleared first). The engine keeps
