@@ -232,12 +232,59 @@ impl Session for DecryptSession {
     }
 }
 
+/// Views of JS bytes not consumed yet, in order: nothing is copied until taken.
+#[derive(Default)]
+struct JsQueue {
+    pieces: VecDeque<Uint8Array>,
+    len: u64,
+}
+
+impl JsQueue {
+    fn push(&mut self, piece: Uint8Array) {
+        self.len += u64::from(piece.length());
+        self.pieces.push_back(piece);
+    }
+
+    /// The next `n` bytes, or `None` when fewer are queued: a view of the input when they lie
+    /// in one piece, unless `copy` (a fresh array that may be transferred), else a copy.
+    fn take(&mut self, n: u32, copy: bool) -> Option<Uint8Array> {
+        if self.len < u64::from(n) {
+            return None;
+        }
+        self.len -= u64::from(n);
+        if !copy
+            && let Some(front) = self.pieces.front_mut()
+            && front.length() >= n
+        {
+            let view = front.subarray(0, n);
+            if front.length() == n {
+                self.pieces.pop_front();
+            } else {
+                *front = front.subarray(n, front.length());
+            }
+            return Some(view);
+        }
+        let out = Uint8Array::new_with_length(n);
+        let mut at = 0;
+        while at < n {
+            let front = self.pieces.pop_front()?;
+            let take = (n - at).min(front.length());
+            out.set(&front.subarray(0, take), at);
+            at += take;
+            if take < front.length() {
+                self.pieces.push_front(front.subarray(take, front.length()));
+            }
+        }
+        Some(out)
+    }
+}
+
 /// One message being encrypted.
 pub struct EncryptSession {
     enc: Encryptor,
     web: Option<(web_sys::SubtleCrypto, web_sys::CryptoKey)>,
     /// Plaintext reported to the engine but not yet sealed (JS memory, no copies).
-    pending: VecDeque<Uint8Array>,
+    pending: JsQueue,
     inflight: VecDeque<(SealJob, JsFuture)>,
     params: GcmParams,
     scratch: Vec<u8>,
@@ -290,7 +337,7 @@ impl EncryptSession {
         let mut s = EncryptSession {
             enc,
             web,
-            pending: VecDeque::new(),
+            pending: JsQueue::default(),
             inflight: VecDeque::new(),
             params: GcmParams::new(),
             scratch: Vec::new(),
@@ -349,7 +396,7 @@ impl EncryptSession {
             self.enc.push(&self.scratch).map_err(to_js)?;
             return self.flush(sink).await;
         }
-        self.pending.push_back(chunk.clone());
+        self.pending.push(chunk.clone());
         self.enc.push_len(chunk.length() as usize).map_err(to_js)?;
         self.launch(sink).await
     }
@@ -381,9 +428,10 @@ impl EncryptSession {
 
     async fn launch(&mut self, sink: Sink<'_>) -> Result<(), JsValue> {
         for job in self.enc.take_jobs() {
-            let data = self.take_plaintext(job.len);
-            let Some((subtle, key)) = &self.web else {
-                break;
+            let (Some((subtle, key)), Some(data)) =
+                (&self.web, self.pending.take(job.len as u32, false))
+            else {
+                return Err(to_js(Error::invalid("frame job without its plaintext")));
             };
             let params = self.params.frame(&job.iv, &job.aad);
             let promise = subtle
@@ -395,38 +443,6 @@ impl EncryptSession {
             }
         }
         Ok(())
-    }
-
-    /// The next `len` plaintext bytes: a view when they lie in one chunk, else a copy.
-    fn take_plaintext(&mut self, len: usize) -> Uint8Array {
-        let len = len as u32;
-        if let Some(front) = self.pending.front()
-            && front.length() >= len
-        {
-            let view = front.subarray(0, len);
-            if front.length() == len {
-                self.pending.pop_front();
-            } else {
-                let rest = front.subarray(len, front.length());
-                self.pending[0] = rest;
-            }
-            return view;
-        }
-        let out = Uint8Array::new_with_length(len);
-        let mut at = 0;
-        while at < len {
-            let Some(front) = self.pending.pop_front() else {
-                break;
-            };
-            let take = (len - at).min(front.length());
-            out.set(&front.subarray(0, take), at);
-            at += take;
-            if take < front.length() {
-                self.pending
-                    .push_front(front.subarray(take, front.length()));
-            }
-        }
-        out
     }
 
     async fn drain_one(&mut self, sink: Sink<'_>) -> Result<(), JsValue> {
@@ -500,9 +516,9 @@ pub struct DecryptSession {
 /// Decrypting a signed message with the hash in a worker: the input not yet sent to it.
 struct DecryptHash {
     worker: WorkerHash,
-    /// Views of the caller's input from offset `sent` on (copied when sent, never transferred:
-    /// the caller owns them).
-    pieces: VecDeque<Uint8Array>,
+    /// The caller's input from offset `sent` on (copied when sent, never transferred: the
+    /// caller owns it).
+    pieces: JsQueue,
     sent: u64,
 }
 
@@ -547,7 +563,7 @@ impl DecryptSession {
             self.dec.set_external_hash().map_err(to_js)?;
             self.hash = Some(DecryptHash {
                 worker,
-                pieces: VecDeque::new(),
+                pieces: JsQueue::default(),
                 sent: 0,
             });
         }
@@ -575,19 +591,9 @@ impl DecryptSession {
         // Signed bytes were all pushed, so they are in `pieces`; n ≤ 4 GiB per batch since
         // at most one push slice lies between two calls.
         let n = u32::try_from(n).map_err(|_| to_js(Error::invalid("hash batch too large")))?;
-        let copy = Uint8Array::new_with_length(n);
-        let mut at = 0;
-        while at < n {
-            let Some(front) = h.pieces.pop_front() else {
-                return Err(to_js(Error::invalid("signed bytes missing from the input")));
-            };
-            let take = (n - at).min(front.length());
-            copy.set(&front.subarray(0, take), at);
-            at += take;
-            if take < front.length() {
-                h.pieces.push_front(front.subarray(take, front.length()));
-            }
-        }
+        let Some(copy) = h.pieces.take(n, true) else {
+            return Err(to_js(Error::invalid("signed bytes missing from the input")));
+        };
         h.sent += u64::from(n);
         h.worker.push(copy);
         h.worker.flush();
@@ -618,7 +624,7 @@ impl DecryptSession {
             self.processed += f64::from(piece.length());
             at = end;
             if let Some(h) = self.hash.as_mut() {
-                h.pieces.push_back(piece);
+                h.pieces.push(piece);
             }
             if self.dec.state() == DecryptState::NeedDataKey {
                 self.abort.race(self.client.unlock(&mut self.dec)).await?;
