@@ -13,20 +13,20 @@
 // Client::new takes an `Arc<dyn Keyring>`; browser keyrings are single-threaded by design.
 #![allow(clippy::arc_with_non_send_sync)]
 
-use std::collections::BTreeSet;
+mod common;
+
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
-use kms_envelope::crypto::{DataKey, SigningKey};
 use kms_envelope::keyring::{KmsKeyring, RawAesKeyring};
 use kms_envelope::kms::fetch::FetchTransport;
 use kms_envelope::kms::{
     Auth, CancelToken, Endpoint, KmsClient, KmsErrorKind, ProxyAuth, RetryPolicy,
 };
 use kms_envelope::stream::{EncryptParams, Encryptor};
-use kms_envelope::{AlgorithmSuite, Client, EncryptOptions, EncryptedDataKey, EncryptionContext};
+use kms_envelope::{AlgorithmSuite, Client, EncryptOptions, EncryptionContext};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -106,27 +106,7 @@ async fn webcrypto(
 }
 
 fn params(suite: AlgorithmSuite, frame_length: u32) -> EncryptParams {
-    let signing_key = suite
-        .signature()
-        .map(|_| SigningKey::from_bytes(&[3u8; 48]).unwrap());
-    let mut context: EncryptionContext = [("purpose", "web.rs")].into_iter().collect();
-    if let Some(sk) = &signing_key {
-        context.insert("aws-crypto-public-key", sk.public_key_base64());
-    }
-    EncryptParams {
-        suite,
-        context,
-        required_keys: BTreeSet::new(),
-        data_key: DataKey::from_bytes(vec![9u8; 32]),
-        encrypted_data_keys: vec![EncryptedDataKey {
-            provider_id: "p".into(),
-            provider_info: b"i".to_vec(),
-            ciphertext: vec![1; 48],
-        }],
-        signing_key,
-        frame_length,
-        message_id: Some(vec![5u8; 32]),
-    }
+    common::fixed_params(suite, frame_length, "web.rs")
 }
 
 fn rust_sealed(suite: AlgorithmSuite, frame_length: u32, pt: &[u8]) -> Vec<u8> {

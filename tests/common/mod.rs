@@ -8,7 +8,7 @@ use std::sync::Arc;
 use kms_envelope::crypto::{DataKey, SigningKey};
 use kms_envelope::keyring::RawAesKeyring;
 use kms_envelope::stream::EncryptParams;
-use kms_envelope::{AlgorithmSuite, Client, EncryptedDataKey, EncryptionContext, Result};
+use kms_envelope::{AlgorithmSuite, Client, EncryptedDataKey, EncryptionContext};
 
 /// `../shared` next to the repository (override with `KMS_ENVELOPE_SHARED`).
 pub fn shared_dir() -> PathBuf {
@@ -54,6 +54,7 @@ pub fn raw_client() -> Client {
 }
 
 /// Decrypt by pushing `chunk`-byte pieces; panics on error.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn stream_decrypt(
     client: &Client,
     ct: &[u8],
@@ -64,12 +65,14 @@ pub fn stream_decrypt(
 }
 
 /// Decrypt by pushing `chunk`-byte pieces; returns everything released and the result.
+/// (Native only: it blocks on the keyring with pollster; tests/web.rs runs in a browser.)
+#[cfg(not(target_arch = "wasm32"))]
 pub fn try_stream_decrypt(
     client: &Client,
     ct: &[u8],
     ctx: &EncryptionContext,
     chunk: usize,
-) -> Result<Vec<u8>> {
+) -> kms_envelope::Result<Vec<u8>> {
     let mut dec = client.start_decrypt(ctx);
     let mut out = Vec::new();
     for piece in ct.chunks(chunk.max(1)) {
