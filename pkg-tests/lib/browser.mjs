@@ -2,6 +2,8 @@
 // playwright-core, with every page's console errors and uncaught exceptions recorded so a
 // test can fail on them.
 import fs from 'node:fs';
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, need } from './paths.mjs';
 
@@ -62,4 +64,16 @@ export function memoryOf(pid) {
   const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (k) => Number((new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s) || [])[1] || 0);
   return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM') };
+}
+
+/** `pageTest(name, fn, timeout)` for the page `getPage()` returns: a test that also fails when
+ *  that page logged a console error or threw while it ran. */
+export function pageTestOf(getPage, defaultTimeout = 120000) {
+  return (name, fn, timeout = defaultTimeout) =>
+    test(name, { timeout }, async () => {
+      const page = getPage();
+      page.problems.length = 0;
+      await fn();
+      assert.deepEqual(page.problems, [], 'the page reported errors');
+    });
 }

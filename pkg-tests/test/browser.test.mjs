@@ -3,7 +3,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { serve } from '../lib/server.mjs';
-import { launch, openPage } from '../lib/browser.mjs';
+import { launch, openPage, pageTestOf } from '../lib/browser.mjs';
 import { startDevKms } from '../lib/devkms.mjs';
 import { PKG, need } from '../lib/paths.mjs';
 import path from 'node:path';
@@ -27,13 +27,7 @@ after(async () => {
 });
 
 /** A test that also fails when the page logged a console error or threw while it ran. */
-function pageTest(name, fn, timeout = 120000) {
-  test(name, { timeout }, async () => {
-    page.problems.length = 0;
-    await fn();
-    assert.deepEqual(page.problems, [], 'the page reported errors');
-  });
-}
+const pageTest = pageTestOf(() => page);
 
 const SUITES = [0x0478, 0x0578];
 const BACKENDS = ['webcrypto', 'rust'];

@@ -4,7 +4,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { serve } from '../lib/server.mjs';
-import { launch, openPage } from '../lib/browser.mjs';
+import { launch, openPage, pageTestOf } from '../lib/browser.mjs';
 import { PKG, need } from '../lib/paths.mjs';
 import path from 'node:path';
 
@@ -23,13 +23,7 @@ after(async () => {
   await server?.close();
 });
 
-function pageTest(name, fn, timeout = 180000) {
-  test(name, { timeout }, async () => {
-    page.problems.length = 0;
-    await fn();
-    assert.deepEqual(page.problems, [], 'the page reported errors');
-  });
-}
+const pageTest = pageTestOf(() => page, 180000);
 
 const MIB = 1 << 20;
 
