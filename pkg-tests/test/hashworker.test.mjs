@@ -70,6 +70,46 @@ describe('SHA-384 in a Web Worker (hashWorker)', () => {
     }
   });
 
+  pageTest('signed regions ending just before, at and just after a hash batch boundary (footer in the next batch) decrypt and encrypt alike', async () => {
+    const r = await page.evaluate(async (MIB) => {
+      const { KE, U } = window;
+      const BATCH = 512 << 10; // src/wasm/hash.rs: bytes per message to the worker
+      const FOOTER = 2 + 103; // signature length field and the static-length P-384 signature
+      const keyring = new KE.RawAesKeyring({ keyNamespace: 'pkg-tests', keyName: 'hw', wrappingKey: U.gen(11, 32) });
+      const auto = new KE.EnvelopeClient({ keyring });
+      const off = new KE.EnvelopeClient({ keyring, hashWorker: 'off' });
+      const out = [];
+      for (const target of [BATCH - 1, 0, 1, BATCH - FOOTER + 3]) {
+        // Find a plaintext size whose signed region (all but the footer) ends at `target`
+        // modulo BATCH (a few steps: crossing a frame adds frame overhead).
+        let size = 2 * MIB + 7, ct;
+        for (let i = 0; i < 8; i++) {
+          ct = (await off.encrypt(U.gen(3, size))).ciphertext;
+          const delta = (target - ((ct.length - FOOTER) % BATCH) + BATCH) % BATCH;
+          if (delta === 0) break;
+          size += delta > BATCH / 2 ? delta - BATCH : delta;
+        }
+        const pt = U.gen(3, size);
+        const before = auto.metrics().hashWorkerBytes;
+        const mine = (await auto.encrypt(pt)).ciphertext;
+        out.push({
+          target,
+          found: (ct.length - FOOTER) % BATCH === target,
+          oneShot: U.equalBytes((await auto.decrypt(ct)).plaintext, pt),
+          stream: U.equalBytes(await U.readAll(auto.decryptStream(U.streamOf(ct, [BATCH - 1, 3, BATCH + 1]))), pt),
+          encrypted: U.equalBytes((await off.decrypt(mine)).plaintext, pt),
+          // Everything but the footer went to the worker: 2 decrypts and 1 encrypt.
+          hashed: auto.metrics().hashWorkerBytes - before === 3 * (ct.length - FOOTER),
+        });
+      }
+      return out;
+    }, MIB);
+    for (const x of r) {
+      const { target, ...checks } = x;
+      for (const [k, v] of Object.entries(checks)) assert.equal(v, true, `${k}: signed length ≡ ${target} mod batch`);
+    }
+  });
+
   pageTest('small one-shot messages and 0x0478 hash in-thread; a bad hashWorker value is INVALID_ARGUMENT', async () => {
     const r = await page.evaluate(async (MIB) => {
       const { KE, U } = window;

@@ -9,7 +9,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use js_sys::{Array, Promise, Uint8Array};
+use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -25,7 +25,7 @@ extern "C" {
     #[wasm_bindgen(js_name = hashWorkerOpen)]
     fn worker_open() -> u32;
     #[wasm_bindgen(js_name = hashWorkerUpdate)]
-    fn worker_update(sid: u32, chunks: &Array) -> Promise;
+    fn worker_update(sid: u32, buf: &Uint8Array, len: u32) -> Promise;
     #[wasm_bindgen(js_name = hashWorkerDigest)]
     fn worker_digest(sid: u32) -> Promise;
     #[wasm_bindgen(js_name = hashWorkerClose)]
@@ -35,9 +35,10 @@ extern "C" {
 /// Known inputs smaller than this are hashed in-thread: a worker round trip would cost more.
 const MIN_SIZE: u64 = 1 << 20;
 /// Bytes sent to the worker per message.
-pub const BATCH: u32 = 512 << 10;
-/// Messages in flight before the driver waits for the oldest (bounds memory: ~3 MiB).
-pub const WINDOW: usize = 6;
+const BATCH: u32 = 512 << 10;
+/// Messages in flight before the driver waits for the oldest (with the buffer being filled,
+/// ~3.5 MiB per message).
+const WINDOW: usize = 6;
 
 /// `hashWorker` option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,20 +80,33 @@ impl Hashing {
         let sid = worker_open();
         (sid != 0).then(|| WorkerHash {
             sid,
-            batch: Array::new(),
-            batch_bytes: 0,
+            free: Vec::new(),
+            full: VecDeque::new(),
+            cur: None,
+            fed: 0,
+            sent: 0,
             inflight: VecDeque::new(),
             bytes: self.bytes.clone(),
         })
     }
 }
 
-/// One message's running hash in the worker: chunks are batched, sent in order, and come back
-/// (their buffers are transferred there and back) once hashed.
+/// One message's running hash in the worker. Bytes are *copied* into a few reused batch
+/// buffers when fed (so the caller's arrays stay the caller's, and the hash covers the bytes as
+/// they were at that moment); a batch's buffer is transferred to the worker and back, then
+/// filled again. Reusing them matters: fresh memory costs a page fault per 4 KiB here, and one
+/// transfer per batch costs far less than one per frame.
 pub struct WorkerHash {
     sid: u32,
-    batch: Array,
-    batch_bytes: u32,
+    /// Buffers back from the worker, to fill again.
+    free: Vec<Uint8Array>,
+    /// Full batches not sent yet: their bytes are not known to be signed yet (decrypt).
+    full: VecDeque<Uint8Array>,
+    /// The batch being filled, and its length.
+    cur: Option<(Uint8Array, u32)>,
+    fed: u64,
+    sent: u64,
+    /// Sent batches; each answer is the batch's buffer, back.
     inflight: VecDeque<JsFuture>,
     bytes: Rc<Cell<f64>>,
 }
@@ -106,46 +120,122 @@ fn worker_error(e: &JsValue) -> JsValue {
 }
 
 impl WorkerHash {
-    /// Queue `chunk` (hashed after everything queued before it).
-    pub fn push(&mut self, chunk: Uint8Array) {
-        self.batch_bytes = self.batch_bytes.saturating_add(chunk.length());
-        self.batch.push(&chunk);
+    /// Bytes fed so far.
+    pub fn fed(&self) -> u64 {
+        self.fed
     }
 
-    /// Bytes queued but not yet sent.
-    pub fn queued(&self) -> u32 {
-        self.batch_bytes
-    }
-
-    /// Send the queued chunks.
-    pub fn flush(&mut self) {
-        if self.batch.length() == 0 {
-            return;
+    /// Copy JS bytes in, after everything fed before (at once: no await).
+    pub fn feed(&mut self, src: &Uint8Array) {
+        let n = src.length();
+        let mut at = 0;
+        while at < n {
+            let (buf, len) = self.room();
+            let take = (n - at).min(BATCH - len);
+            if at == 0 && take == n {
+                buf.set(src, len);
+            } else {
+                buf.set(&src.subarray(at, at + take), len);
+            }
+            self.filled(take);
+            at += take;
         }
-        let batch = std::mem::replace(&mut self.batch, Array::new());
-        self.bytes
-            .set(self.bytes.get() + f64::from(self.batch_bytes));
-        self.batch_bytes = 0;
-        self.inflight
-            .push_back(JsFuture::from(worker_update(self.sid, &batch)));
     }
 
-    /// Messages sent and not yet answered.
-    pub fn inflight(&self) -> usize {
-        self.inflight.len()
+    /// Copy bytes from wasm memory in, after everything fed before.
+    pub fn feed_bytes(&mut self, src: &[u8]) {
+        let mut rest = src;
+        while !rest.is_empty() {
+            let (buf, len) = self.room();
+            let take = rest.len().min((BATCH - len) as usize);
+            buf.subarray(len, len + take as u32)
+                .copy_from(&rest[..take]);
+            self.filled(take as u32);
+            rest = &rest[take..];
+        }
     }
 
-    /// Wait for the oldest message: its chunks, hashed, in order.
-    pub async fn next(&mut self) -> Result<Option<Array>, JsValue> {
+    /// The batch being filled, with room in it (the previous one queued when full). A new
+    /// buffer only when none came back yet: `post` waits for the oldest batch once `WINDOW`
+    /// are out, so a message uses about `WINDOW` + 3 (decrypting, plus the batches whose bytes
+    /// are not known to be signed yet: at most a frame's worth).
+    fn room(&mut self) -> (Uint8Array, u32) {
+        if let Some((buf, len)) = &self.cur
+            && *len < BATCH
+        {
+            return (buf.clone(), *len);
+        }
+        if let Some((buf, _)) = self.cur.take() {
+            self.full.push_back(buf);
+        }
+        let buf = self
+            .free
+            .pop()
+            .unwrap_or_else(|| Uint8Array::new_with_length(BATCH));
+        self.cur = Some((buf.clone(), 0));
+        (buf, 0)
+    }
+
+    fn filled(&mut self, n: u32) {
+        if let Some((_, len)) = self.cur.as_mut() {
+            *len += n;
+        }
+        self.fed += u64::from(n);
+    }
+
+    /// Wait for the oldest batch sent: its buffer, hashed.
+    async fn oldest(&mut self) -> Result<Uint8Array, JsValue> {
         let Some(fut) = self.inflight.pop_front() else {
-            return Ok(None);
+            return Err(to_js(Error::invalid("no hash batch in flight")));
         };
-        let done = fut.await.map_err(|e| worker_error(&e))?;
-        Ok(Some(done.unchecked_into()))
+        let buf = fut.await.map_err(|e| worker_error(&e))?;
+        Ok(buf.unchecked_into())
     }
 
-    /// The digest of everything sent (flush and wait for every message first).
-    pub async fn digest(&mut self) -> Result<Vec<u8>, JsValue> {
+    async fn post(&mut self, buf: Uint8Array, len: u32) -> Result<(), JsValue> {
+        while self.inflight.len() >= WINDOW {
+            let back = self.oldest().await?;
+            self.free.push(back);
+        }
+        self.sent += u64::from(len);
+        self.bytes.set(self.bytes.get() + f64::from(len));
+        self.inflight
+            .push_back(JsFuture::from(worker_update(self.sid, &buf, len)));
+        Ok(())
+    }
+
+    /// Send the full batches that lie within the first `upto` bytes fed (the signed ones).
+    pub async fn send(&mut self, upto: u64) -> Result<(), JsValue> {
+        while !self.full.is_empty() && self.sent + u64::from(BATCH) <= upto {
+            if let Some(buf) = self.full.pop_front() {
+                self.post(buf, BATCH).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The digest of the first `upto` bytes fed (bytes fed after them, a footer, are not
+    /// hashed).
+    pub async fn digest(&mut self, upto: u64) -> Result<Vec<u8>, JsValue> {
+        if upto > self.fed || upto < self.sent {
+            return Err(to_js(Error::invalid("hash length out of range")));
+        }
+        self.send(upto).await?;
+        let rest: Vec<_> = self
+            .full
+            .drain(..)
+            .map(|b| (b, BATCH))
+            .chain(self.cur.take())
+            .collect();
+        for (buf, len) in rest {
+            let n = u64::from(len).min(upto - self.sent);
+            if n > 0 {
+                self.post(buf, n as u32).await?;
+            }
+        }
+        while !self.inflight.is_empty() {
+            self.oldest().await?;
+        }
         let d = JsFuture::from(worker_digest(self.sid))
             .await
             .map_err(|e| worker_error(&e))?;

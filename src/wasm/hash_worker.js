@@ -76,8 +76,8 @@ onmessage = async (event) => {
     } else if (m.op === "update") {
       const h = handles.get(m.sid);
       if (h === undefined) throw new Error("unknown hash session");
-      for (const c of m.chunks) update(h, c);
-      postMessage({ op: "done", rid: m.rid, value: m.chunks }, [...new Set(m.chunks.map((c) => c.buffer))]);
+      update(h, m.buf.subarray(0, m.len));
+      postMessage({ op: "done", rid: m.rid, value: m.buf }, [m.buf.buffer]);
     } else if (m.op === "digest") {
       const h = handles.get(m.sid);
       if (h === undefined) throw new Error("unknown hash session");
@@ -204,10 +204,10 @@ function request(message, transfer) {
   });
 }
 
-/** Hash `chunks` (an array of Uint8Arrays, in order) in session `sid`. Their buffers are
- *  transferred to the worker and back: resolves with the same chunks, usable again. */
-export function hashWorkerUpdate(sid, chunks) {
-  return request({ op: "update", sid, chunks }, [...new Set(chunks.map((c) => c.buffer))]);
+/** Hash the first `len` bytes of `buf` (a Uint8Array over a whole ArrayBuffer) in session
+ *  `sid`. The buffer is transferred to the worker and back: resolves with it, to fill again. */
+export function hashWorkerUpdate(sid, buf, len) {
+  return request({ op: "update", sid, buf, len }, [buf.buffer]);
 }
 
 /** The SHA-384 digest of session `sid` (which then ends). */

@@ -16,7 +16,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::error::{from_js, to_js};
-use super::hash::{self, Hashing, WorkerHash};
+use super::hash::{Hashing, WorkerHash};
 use crate::client::{Client, EncryptOptions};
 use crate::error::Error;
 use crate::format::EncryptionContext;
@@ -246,14 +246,13 @@ impl JsQueue {
     }
 
     /// The next `n` bytes, or `None` when fewer are queued: a view of the input when they lie
-    /// in one piece, unless `copy` (a fresh array that may be transferred), else a copy.
-    fn take(&mut self, n: u32, copy: bool) -> Option<Uint8Array> {
+    /// in one piece, else a copy.
+    fn take(&mut self, n: u32) -> Option<Uint8Array> {
         if self.len < u64::from(n) {
             return None;
         }
         self.len -= u64::from(n);
-        if !copy
-            && let Some(front) = self.pieces.front_mut()
+        if let Some(front) = self.pieces.front_mut()
             && front.length() >= n
         {
             let view = front.subarray(0, n);
@@ -357,30 +356,7 @@ impl EncryptSession {
     }
 
     async fn out_taken(&mut self, sink: Sink<'_>) -> Result<(), JsValue> {
-        if self.obuf.is_empty() {
-            return Ok(());
-        }
-        if self.hash.is_none() {
-            sink.bytes(&self.obuf);
-            return Ok(());
-        }
-        self.out(sink, Uint8Array::from(self.obuf.as_slice())).await
-    }
-
-    /// Emit `chunk`, through the hash worker when there is one.
-    async fn out(&mut self, sink: Sink<'_>, chunk: Uint8Array) -> Result<(), JsValue> {
-        let Some(h) = self.hash.as_mut() else {
-            sink.js(chunk);
-            return Ok(());
-        };
-        h.push(chunk);
-        if h.queued() >= hash::BATCH {
-            h.flush();
-        }
-        while h.inflight() > hash::WINDOW {
-            emit_hashed(sink, h.next().await?);
-        }
-        Ok(())
+        out_bytes(&mut self.hash, sink, &self.obuf).await
     }
 
     /// Encrypt one more chunk of plaintext.
@@ -413,11 +389,7 @@ impl EncryptSession {
         }
         self.flush(sink).await?;
         if let Some(h) = self.hash.as_mut() {
-            h.flush();
-            while let Some(chunks) = h.next().await? {
-                emit_hashed(sink, Some(chunks));
-            }
-            let digest = h.digest().await?;
+            let digest = h.digest(h.fed()).await?;
             self.enc.provide_digest(&digest).map_err(to_js)?;
         }
         // The footer (signing suites): not hashed.
@@ -428,8 +400,7 @@ impl EncryptSession {
 
     async fn launch(&mut self, sink: Sink<'_>) -> Result<(), JsValue> {
         for job in self.enc.take_jobs() {
-            let (Some((subtle, key)), Some(data)) =
-                (&self.web, self.pending.take(job.len as u32, false))
+            let (Some((subtle, key)), Some(data)) = (&self.web, self.pending.take(job.len as u32))
             else {
                 return Err(to_js(Error::invalid("frame job without its plaintext")));
             };
@@ -459,8 +430,12 @@ impl EncryptSession {
         }
         .map_err(to_js)?;
         debug_assert!(sealed.length() as usize == job.len + 16);
-        self.out(sink, Uint8Array::from(prefix.as_slice())).await?;
-        self.out(sink, sealed).await?;
+        out_bytes(&mut self.hash, sink, &prefix).await?;
+        if let Some(h) = self.hash.as_mut() {
+            h.feed(&sealed);
+            h.send(h.fed()).await?;
+        }
+        sink.js(sealed);
         self.flush(sink).await?;
         self.abort.check()
     }
@@ -487,11 +462,22 @@ fn message_len(enc: &Encryptor, header_len: usize, plaintext_len: u64) -> Option
         .checked_add(header_len as u64 + likely_footer_len(enc.header().suite))
 }
 
-/// Emit the chunks a hash message brought back, in order.
-fn emit_hashed(sink: Sink<'_>, chunks: Option<Array>) {
-    for c in chunks.iter().flat_map(Array::iter) {
-        sink.js(c.unchecked_into());
+/// Emit `bytes` (wasm memory), signed output: fed to the hash worker first when there is one
+/// (a copy: the sink's chunks are the caller's at once).
+async fn out_bytes(
+    hash: &mut Option<WorkerHash>,
+    sink: Sink<'_>,
+    bytes: &[u8],
+) -> Result<(), JsValue> {
+    if bytes.is_empty() {
+        return Ok(());
     }
+    if let Some(h) = hash.as_mut() {
+        h.feed_bytes(bytes);
+        h.send(h.fed()).await?;
+    }
+    sink.bytes(bytes);
+    Ok(())
 }
 
 /// One message being decrypted.
@@ -508,18 +494,10 @@ pub struct DecryptSession {
     /// The input's total length, until the plaintext length was announced to the sink.
     size: Option<u64>,
     hashing: Option<(Hashing, Option<u64>)>,
-    hash: Option<DecryptHash>,
+    /// The input, copied as it is pushed (the bytes the engine parsed), hashed in a worker.
+    hash: Option<WorkerHash>,
     abort: Abort,
     pub processed: f64,
-}
-
-/// Decrypting a signed message with the hash in a worker: the input not yet sent to it.
-struct DecryptHash {
-    worker: WorkerHash,
-    /// The caller's input from offset `sent` on (copied when sent, never transferred: the
-    /// caller owns it).
-    pieces: JsQueue,
-    sent: u64,
 }
 
 impl DecryptSession {
@@ -561,46 +539,24 @@ impl DecryptSession {
         };
         if let Some(worker) = hashing.open(size).await {
             self.dec.set_external_hash().map_err(to_js)?;
-            self.hash = Some(DecryptHash {
-                worker,
-                pieces: JsQueue::default(),
-                sent: 0,
-            });
+            self.hash = Some(worker);
         }
         Ok(())
     }
 
-    /// Send the worker the input known to be signed, once a batch is worth it (`all`: every
-    /// such byte, before the digest).
-    async fn forward(&mut self, all: bool) -> Result<(), JsValue> {
+    /// Send the worker the full batches of input known to be signed.
+    async fn forward(&mut self) -> Result<(), JsValue> {
         let Some(h) = self.hash.as_mut() else {
             return Ok(());
         };
         match self.dec.is_signed() {
-            None => return Ok(()),
+            None => Ok(()),
             Some(false) => {
                 self.hash = None;
-                return Ok(());
+                Ok(())
             }
-            Some(true) => {}
+            Some(true) => h.send(self.dec.signed_len()).await,
         }
-        let n = self.dec.signed_len().saturating_sub(h.sent);
-        if n == 0 || (!all && n < u64::from(hash::BATCH)) {
-            return Ok(());
-        }
-        // Signed bytes were all pushed, so they are in `pieces`; n ≤ 4 GiB per batch since
-        // at most one push slice lies between two calls.
-        let n = u32::try_from(n).map_err(|_| to_js(Error::invalid("hash batch too large")))?;
-        let Some(copy) = h.pieces.take(n, true) else {
-            return Err(to_js(Error::invalid("signed bytes missing from the input")));
-        };
-        h.sent += u64::from(n);
-        h.worker.push(copy);
-        h.worker.flush();
-        while h.worker.inflight() > hash::WINDOW {
-            h.worker.next().await?;
-        }
-        Ok(())
     }
 
     /// The header, once parsed (unauthenticated until the data key was provided).
@@ -624,13 +580,14 @@ impl DecryptSession {
             self.processed += f64::from(piece.length());
             at = end;
             if let Some(h) = self.hash.as_mut() {
-                h.pieces.push(piece);
+                // Right after the engine's copy (no await between): the same bytes.
+                h.feed(&piece);
             }
             if self.dec.state() == DecryptState::NeedDataKey {
                 self.abort.race(self.client.unlock(&mut self.dec)).await?;
                 self.abort.check()?;
             }
-            self.forward(false).await?;
+            self.forward().await?;
             self.launch(sink).await?;
         }
         Ok(())
@@ -643,14 +600,12 @@ impl DecryptSession {
             self.drain_one(sink).await?;
         }
         if self.dec.needs_digest() {
-            self.forward(true).await?;
             let Some(h) = self.hash.as_mut() else {
                 return Err(to_js(Error::invalid(
                     "a digest is needed but nothing hashed",
                 )));
             };
-            while h.worker.next().await?.is_some() {}
-            let digest = h.worker.digest().await?;
+            let digest = h.digest(self.dec.signed_len()).await?;
             self.dec.provide_digest(&digest).map_err(to_js)?;
         }
         self.dec.finish().map_err(to_js)?;
