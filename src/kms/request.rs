@@ -90,10 +90,12 @@ impl Endpoint {
         } else {
             return bad("it must start with http:// or https://");
         };
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
+        // split_at_checked, not `&rest[..i]`: str range indexing is the only thing that links
+        // core's char-boundary panic (char Debug, Unicode tables) into the wasm.
+        let (authority, path) = rest
+            .find('/')
+            .and_then(|i| rest.split_at_checked(i))
+            .unwrap_or((rest, "/"));
         if authority.is_empty() {
             return bad("no host");
         }

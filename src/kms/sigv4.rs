@@ -41,7 +41,8 @@ impl AmzDate {
 
     /// The date part (`YYYYMMDD`) used in the credential scope.
     pub fn date(&self) -> &str {
-        &self.0[..8]
+        // `get`, not `[..8]` (always ASCII here): see the endpoint split in request.rs.
+        self.0.get(..8).unwrap_or_default()
     }
 }
 
