@@ -6,6 +6,10 @@ use ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 use sha2::{Digest, Sha256, Sha384};
 use zeroize::Zeroizing;
 
+use ecdsa::elliptic_curve::point::{AffineCoordinates, DecompactPoint, DecompressPoint};
+use ecdsa::elliptic_curve::{AffinePoint, CurveArithmetic, FieldBytes};
+use subtle::Choice;
+
 use super::{ecdsa_der, random};
 use crate::b64;
 use crate::error::{Error, Result};
@@ -93,8 +97,7 @@ impl SigningKey {
 
     /// The context value for `aws-crypto-public-key`: Base64 of the compressed point.
     pub fn public_key_base64(&self) -> String {
-        let point = self.0.verifying_key().to_sec1_point(true);
-        b64::encode(point.as_bytes())
+        b64::encode(&sec1_compressed(self.0.verifying_key().as_affine()))
     }
 
     /// Sign a finished SHA-384 digest; DER-encoded output (RFC 6979 deterministic nonces).
@@ -143,18 +146,22 @@ impl VerifyingKey {
     pub fn from_context_value(alg: SignatureAlg, value: &str) -> Result<Self> {
         let bytes = b64::decode(value)
             .map_err(|_| Error::malformed("signature public key is not Base64"))?;
-        let bad = |_| Error::malformed("signature public key is not a valid curve point");
+        let bad = || Error::malformed("signature public key is not a valid curve point");
         Ok(match alg {
             #[cfg(feature = "p256")]
-            SignatureAlg::EcdsaP256 => {
-                VerifyingKey::P256(p256::ecdsa::VerifyingKey::from_sec1_bytes(&bytes).map_err(bad)?)
-            }
+            SignatureAlg::EcdsaP256 => VerifyingKey::P256(
+                sec1_point::<p256::NistP256>(&bytes)
+                    .and_then(|p| p256::ecdsa::VerifyingKey::from_affine(p).ok())
+                    .ok_or_else(bad)?,
+            ),
             // Built without the `p256` feature (the npm package): 0x0214 is its only P-256 suite.
             #[cfg(not(feature = "p256"))]
             SignatureAlg::EcdsaP256 => return Err(Error::UnsupportedSuite(0x0214)),
-            SignatureAlg::EcdsaP384 => {
-                VerifyingKey::P384(p384::ecdsa::VerifyingKey::from_sec1_bytes(&bytes).map_err(bad)?)
-            }
+            SignatureAlg::EcdsaP384 => VerifyingKey::P384(
+                sec1_point::<p384::NistP384>(&bytes)
+                    .and_then(|p| p384::ecdsa::VerifyingKey::from_affine(p).ok())
+                    .ok_or_else(bad)?,
+            ),
         })
     }
 
@@ -177,6 +184,46 @@ impl VerifyingKey {
         } else {
             Err(Error::AuthenticationFailed)
         }
+    }
+}
+
+// SEC1 point octet strings (SEC 1 v2 §2.3.3–2.3.4) read and written here rather than through
+// sec1's `EncodedPoint`: its `tag()` has an `expect` whose `Debug` impls link the `der` and
+// `const-oid` error formatting into the wasm (−1.7 KB gzip). The curve arithmetic (on-curve
+// check, square root) stays with the curve crates.
+
+/// The compressed point `02|03 ‖ x` of a public key (never the identity: it comes from a
+/// non-zero scalar).
+fn sec1_compressed<A: AffineCoordinates>(p: &A) -> Vec<u8>
+where
+    A::FieldRepr: AsRef<[u8]>,
+{
+    let mut out = vec![2 | p.y_is_odd().unwrap_u8()];
+    out.extend_from_slice(p.x().as_ref());
+    out
+}
+
+/// The point of what `VerifyingKey::from_sec1_bytes` accepts: a compressed (`02`/`03`),
+/// uncompressed (`04`) or compact (`05`) point of the exact length, on the curve
+/// (`VerifyingKey::from_affine` then rejects the identity).
+fn sec1_point<C: CurveArithmetic>(bytes: &[u8]) -> Option<AffinePoint<C>>
+where
+    AffinePoint<C>:
+        DecompressPoint<C> + DecompactPoint<C> + AffineCoordinates<FieldRepr = FieldBytes<C>>,
+{
+    let (&tag, rest) = bytes.split_first()?;
+    let n = FieldBytes::<C>::default().len();
+    let field = |b: &[u8]| FieldBytes::<C>::try_from(b).ok();
+    match tag {
+        2 | 3 if rest.len() == n => {
+            AffinePoint::<C>::decompress(&field(rest)?, Choice::from(tag & 1)).into()
+        }
+        4 if rest.len() == 2 * n => {
+            let (x, y) = rest.split_at_checked(n)?;
+            AffinePoint::<C>::from_coordinates(&field(x)?, &field(y)?).into()
+        }
+        5 if rest.len() == n => AffinePoint::<C>::decompact(&field(rest)?).into(),
+        _ => None,
     }
 }
 
@@ -237,6 +284,63 @@ mod tests {
         }
         // Without the n - s choice only ~half would be 103 bytes; with it all but ~1/128.
         assert!(static_len >= 190, "{static_len} of 200");
+    }
+
+    /// Encodings around a point (compressed and uncompressed, each tag, truncated, extended,
+    /// x out of range or off the curve).
+    fn sec1_cases(compressed: &[u8], uncompressed: &[u8]) -> Vec<Vec<u8>> {
+        let mut cases = vec![Vec::new(), vec![0], vec![0xff; compressed.len()]];
+        for base in [compressed, uncompressed] {
+            for tag in 0..=6u8 {
+                let mut c = base.to_vec();
+                c[0] = tag;
+                cases.push(c.clone());
+                cases.push(c[..c.len() - 1].to_vec());
+                c.push(0);
+                cases.push(c);
+            }
+            for i in 1..base.len() {
+                let mut c = base.to_vec();
+                c[i] ^= 0x41;
+                cases.push(c);
+            }
+        }
+        cases
+    }
+
+    #[test]
+    fn sec1_points_read_and_written_as_the_curve_crates_do() {
+        for _ in 0..16 {
+            let sk = SigningKey::generate().unwrap_or_else(|e| panic!("{e}"));
+            let vk = sk.0.verifying_key();
+            let compressed = sec1_compressed(vk.as_affine());
+            assert_eq!(compressed, vk.to_sec1_point(true).as_bytes());
+            let uncompressed = vk.to_sec1_point(false).as_bytes().to_vec();
+            for c in sec1_cases(&compressed, &uncompressed) {
+                let ours = sec1_point::<p384::NistP384>(&c)
+                    .and_then(|p| p384::ecdsa::VerifyingKey::from_affine(p).ok());
+                let theirs = p384::ecdsa::VerifyingKey::from_sec1_bytes(&c).ok();
+                assert_eq!(ours, theirs, "{c:02x?}");
+            }
+        }
+    }
+
+    #[cfg(feature = "p256")]
+    #[test]
+    fn sec1_p256_points_read_as_the_curve_crate_does() {
+        for i in 1u8..=16 {
+            let sk =
+                p256::ecdsa::SigningKey::from_slice(&[i; 32]).unwrap_or_else(|e| panic!("{e}"));
+            let vk = sk.verifying_key();
+            let compressed = vk.to_sec1_point(true).as_bytes().to_vec();
+            let uncompressed = vk.to_sec1_point(false).as_bytes().to_vec();
+            for c in sec1_cases(&compressed, &uncompressed) {
+                let ours = sec1_point::<p256::NistP256>(&c)
+                    .and_then(|p| p256::ecdsa::VerifyingKey::from_affine(p).ok());
+                let theirs = p256::ecdsa::VerifyingKey::from_sec1_bytes(&c).ok();
+                assert_eq!(ours, theirs, "{c:02x?}");
+            }
+        }
     }
 
     #[test]
