@@ -28,7 +28,7 @@ use crate::suite::AlgorithmSuite;
 
 /// Frames in flight in WebCrypto at once.
 const WINDOW: usize = 8;
-/// Largest slice of input copied into wasm memory at a time when decrypting.
+/// Largest slice of input copied into wasm memory at a time.
 const SLICE: u32 = 1 << 20;
 
 /// Which AES-GCM implementation runs the frames.
@@ -367,10 +367,17 @@ impl EncryptSession {
         }
         self.processed += f64::from(chunk.length());
         if self.web.is_none() {
-            self.scratch.resize(chunk.length() as usize, 0);
-            chunk.copy_to(&mut self.scratch);
-            self.enc.push(&self.scratch).map_err(to_js)?;
-            return self.flush(sink).await;
+            // A slice at a time: input and output buffers stay small and warm in cache.
+            let mut at = 0;
+            while at < chunk.length() {
+                let end = (at + SLICE).min(chunk.length());
+                self.scratch.resize((end - at) as usize, 0);
+                chunk.subarray(at, end).copy_to(&mut self.scratch);
+                self.enc.push(&self.scratch).map_err(to_js)?;
+                self.flush(sink).await?;
+                at = end;
+            }
+            return Ok(());
         }
         self.pending.push(chunk.clone());
         self.enc.push_len(chunk.length() as usize).map_err(to_js)?;
