@@ -50,6 +50,8 @@ for t in "${targets[@]}"; do
     --strip-target-features --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     ${simd[@]+"${simd[@]}"} "$wasm" -o "$wasm.opt" && mv "$wasm.opt" "$wasm"
+  # Short names for what only the glue uses: the imports and internal exports (−3.7 KB gzip).
+  node scripts/short-names.mjs "$out/$t"
   # The JS glue minified (−2 KB gzip of the web glue without comments and whitespace, −0.8 KB
   # more with short local names): exported names, classes and their methods keep theirs, so the
   # API and stack traces' method names read as before; the .d.ts keeps the docs.

@@ -38,7 +38,7 @@ ensure_pkg_tests_npm() {
 pkg_fresh() {
   local stamp="pkg/.built-$1"
   [ -f "$stamp" ] && [ -f "pkg/$1/kms_envelope_bg.wasm" ] || return 1
-  [ -z "$(find src Cargo.toml Cargo.lock build.rs scripts/build-pkg.sh tools/package.json -newer "$stamp" -print -quit 2>/dev/null)" ]
+  [ -z "$(find src Cargo.toml Cargo.lock build.rs scripts/build-pkg.sh scripts/short-names.mjs tools/package.json -newer "$stamp" -print -quit 2>/dev/null)" ]
 }
 
 log "setup"
