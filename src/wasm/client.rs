@@ -2,6 +2,8 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +18,7 @@ use super::hash::{HashMode, Hashing};
 use super::header_to_js;
 use super::keyrings::lookup;
 use super::options as opt;
-use super::session::{Abort, Backend, DecryptSession, EncryptSession, Out, Session};
+use super::session::{Abort, Backend, DecryptSession, EncryptSession, Out, Session, Sink};
 use crate::cache::{CacheLimits, MAX_MESSAGES_LIMIT, MaterialsCache};
 use crate::client::{Client, EncryptOptions};
 use crate::format::{EncryptionContext, MAX_FRAME_LENGTH};
@@ -49,8 +51,14 @@ extern "C" {
 }
 
 fn call_options(options: Option<impl Into<JsValue>>, encrypt: bool) -> Result<Call, JsValue> {
-    let options = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
-    let options = &options;
+    read_call_options(
+        &options.map(Into::into).unwrap_or(JsValue::UNDEFINED),
+        encrypt,
+    )
+}
+
+/// The options reader itself, not generic: one copy for the encrypt and decrypt option types.
+fn read_call_options(options: &JsValue, encrypt: bool) -> Result<Call, JsValue> {
     let mut call = Call {
         options: EncryptOptions::default(),
         reproduced: EncryptionContext::new(),
@@ -89,6 +97,16 @@ fn call_options(options: Option<impl Into<JsValue>>, encrypt: bool) -> Result<Ca
         )?;
     }
     Ok(call)
+}
+
+/// A `Promise` for an async entry point. Every one goes through a single `future_to_promise`
+/// instance (boxed future): one instance per call site cost ~1 KB of wasm each.
+fn promise(f: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
+    spawn(Box::pin(f))
+}
+
+fn spawn(f: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>) -> Promise {
+    future_to_promise(f)
 }
 
 fn progress(f: &Option<Function>, processed: f64, total: Option<f64>) {
@@ -271,7 +289,7 @@ impl EnvelopeClient {
         options: Option<EncryptOptionsJs>,
     ) -> Promise {
         let (client, backend, hashing) = (self.client.clone(), self.backend, self.hashing.clone());
-        future_to_promise(async move {
+        promise(async move {
             let data = opt::as_uint8array(&data, "data")?;
             let call = call_options(options, true)?;
             let mut sink = Collect::default();
@@ -314,7 +332,7 @@ impl EnvelopeClient {
         options: Option<DecryptOptionsJs>,
     ) -> Promise {
         let (client, backend, hashing) = (self.client.clone(), self.backend, self.hashing.clone());
-        future_to_promise(async move {
+        promise(async move {
             let data = opt::as_uint8array(&data, "data")?;
             let call = call_options(options, false)?;
             let mut sink = Collect::default();
@@ -356,7 +374,7 @@ impl EnvelopeClient {
     ) -> Result<JsValue, JsValue> {
         let call = call_options(options, true)?;
         let (client, backend, hashing) = (self.client.clone(), self.backend, self.hashing.clone());
-        let state: Rc<RefCell<Option<EncryptSession>>> = Rc::new(RefCell::new(None));
+        let state: Rc<RefCell<Option<Piped>>> = Rc::new(RefCell::new(None));
         let on_progress = call.on_progress.clone();
         // The keyrings run in `start`, which the TransformStream awaits before any chunk.
         let start = {
@@ -364,7 +382,7 @@ impl EnvelopeClient {
             move |controller: JsValue| -> Promise {
                 let (client, state, call) = (client.clone(), state.clone(), clone_call(&call));
                 let hashing = hashing.clone();
-                future_to_promise(async move {
+                promise(async move {
                     let mut sink = enqueue(&controller);
                     let s = EncryptSession::start(
                         &client,
@@ -376,12 +394,12 @@ impl EnvelopeClient {
                         &mut sink,
                     )
                     .await?;
-                    *state.borrow_mut() = Some(s);
+                    *state.borrow_mut() = Some(Piped::Encrypt(s));
                     Ok(JsValue::UNDEFINED)
                 })
             }
         };
-        pipe(&readable, start, state, on_progress)
+        pipe(&readable, Box::new(start), state, on_progress)
     }
 
     /// A `ReadableStream` of plaintext for a `ReadableStream` of ciphertext. Frames are
@@ -404,8 +422,8 @@ impl EnvelopeClient {
         let start = |_controller: JsValue| -> Promise { Promise::resolve(&JsValue::UNDEFINED) };
         pipe(
             &readable,
-            start,
-            Rc::new(RefCell::new(Some(session))),
+            Box::new(start),
+            Rc::new(RefCell::new(Some(Piped::Decrypt(session)))),
             call.on_progress,
         )
     }
@@ -510,13 +528,40 @@ fn enqueue(controller: &JsValue) -> impl FnMut(Uint8Array) + use<> {
     }
 }
 
+/// The session a stream drives: one `pipe` (and one copy of its closures) for both kinds.
+enum Piped {
+    Encrypt(EncryptSession),
+    Decrypt(DecryptSession),
+}
+
+impl Session for Piped {
+    async fn push(&mut self, chunk: &Uint8Array, sink: Sink<'_>) -> Result<(), JsValue> {
+        match self {
+            Piped::Encrypt(s) => s.push(chunk, sink).await,
+            Piped::Decrypt(s) => s.push(chunk, sink).await,
+        }
+    }
+    async fn finish(&mut self, sink: Sink<'_>) -> Result<(), JsValue> {
+        match self {
+            Piped::Encrypt(s) => s.finish(sink).await,
+            Piped::Decrypt(s) => s.finish(sink).await,
+        }
+    }
+    fn processed(&self) -> f64 {
+        match self {
+            Piped::Encrypt(s) => s.processed,
+            Piped::Decrypt(s) => s.processed,
+        }
+    }
+}
+
 /// `readable.pipeThrough(new TransformStream({ start, transform, flush }))` driving the session
 /// in `state` (put there by `start` at the latest). The session is taken out of its cell while
 /// a step runs, so no borrow is held across an await.
-fn pipe<S: Session + 'static>(
+fn pipe(
     readable: &JsValue,
-    start: impl FnMut(JsValue) -> Promise + 'static,
-    state: Rc<RefCell<Option<S>>>,
+    start: Box<dyn FnMut(JsValue) -> Promise>,
+    state: Rc<RefCell<Option<Piped>>>,
     on_progress: Option<Function>,
 ) -> Result<JsValue, JsValue> {
     let pipe_through: Function = Reflect::get(readable, &"pipeThrough".into())?
@@ -526,7 +571,7 @@ fn pipe<S: Session + 'static>(
         let state = state.clone();
         move |chunk: JsValue, controller: JsValue| -> Promise {
             let (state, on_progress) = (state.clone(), on_progress.clone());
-            future_to_promise(async move {
+            promise(async move {
                 let chunk = opt::as_uint8array(&chunk, "stream chunk")?;
                 let mut s = state.borrow_mut().take().ok_or_else(closed)?;
                 let r = s.push(&chunk, &mut enqueue(&controller)).await;
@@ -538,7 +583,7 @@ fn pipe<S: Session + 'static>(
     };
     let flush = move |controller: JsValue| -> Promise {
         let state = state.clone();
-        future_to_promise(async move {
+        promise(async move {
             let mut s = state.borrow_mut().take().ok_or_else(closed)?;
             s.finish(&mut enqueue(&controller))
                 .await
@@ -547,7 +592,7 @@ fn pipe<S: Session + 'static>(
     };
     let transformer = Object::new();
     // The closures live as long as the stream: the TransformStream holds them.
-    let start = Closure::<dyn FnMut(JsValue) -> Promise>::new(start).into_js_value();
+    let start = Closure::wrap(start).into_js_value();
     let transform =
         Closure::<dyn FnMut(JsValue, JsValue) -> Promise>::new(transform).into_js_value();
     let flush = Closure::<dyn FnMut(JsValue) -> Promise>::new(flush).into_js_value();
@@ -566,7 +611,7 @@ fn to_blob(stream: &JsValue) -> Result<Promise, JsValue> {
     let get_reader: Function = Reflect::get(stream, &"getReader".into())?.dyn_into()?;
     let reader = get_reader.call0(stream)?;
     let read: Function = Reflect::get(&reader, &"read".into())?.dyn_into()?;
-    Ok(future_to_promise(async move {
+    Ok(promise(async move {
         let bag = web_sys::BlobPropertyBag::new();
         bag.set_type("application/octet-stream");
         // Fold the chunks into a Blob every few MiB: the browser may keep Blob data out of the
