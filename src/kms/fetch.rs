@@ -38,10 +38,7 @@ fn clear_timeout(id: &JsValue) {
 }
 
 fn js_message(e: &JsValue) -> String {
-    Reflect::get(e, &"message".into())
-        .ok()
-        .and_then(|m| m.as_string())
-        .unwrap_or_else(|| format!("{e:?}"))
+    crate::wasm::message_of(e)
 }
 
 async fn send(

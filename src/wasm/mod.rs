@@ -12,6 +12,8 @@ mod keyrings;
 mod options;
 mod session;
 
+pub(crate) use error::message_of;
+
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
