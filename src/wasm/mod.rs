@@ -19,9 +19,17 @@ use wasm_bindgen::prelude::*;
 
 use crate::format::{ContentType, Limits, ParsedHeader, Progress, parse_header};
 
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(message: &str);
+}
+
+/// A panic's message goes to `console.error` (the trap that follows carries the stack). Not
+/// console_error_panic_hook: it appends a second stack for 0.5 KB gzip more.
 #[wasm_bindgen(start)]
 fn start() {
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(|info| console_error(&info.to_string())));
 }
 
 fn hex(bytes: &[u8]) -> String {
