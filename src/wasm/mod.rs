@@ -18,6 +18,8 @@ use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use crate::format::{ContentType, Limits, ParsedHeader, Progress, parse_header};
+// SigV4's lowercase hex, not `format!("{b:02x}")` per byte (a second copy for 0.1 KB gzip).
+use crate::kms::sigv4::hex;
 
 #[wasm_bindgen]
 extern "C" {
@@ -30,10 +32,6 @@ extern "C" {
 #[wasm_bindgen(start)]
 fn start() {
     std::panic::set_hook(Box::new(|info| console_error(&info.to_string())));
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub(crate) fn header_to_js(h: &ParsedHeader, authenticated: bool) -> JsValue {
