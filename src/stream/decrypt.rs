@@ -109,8 +109,11 @@ struct Body {
 pub struct Decryptor {
     params: DecryptParams,
     stage: Stage,
+    /// Input not consumed yet: `buf[start..end]` (`buf` past `end` is room for the next push,
+    /// kept so that pushes neither move the leftover bytes nor zero their room every time).
     buf: Vec<u8>,
     start: usize,
+    end: usize,
     /// Bytes the next parse needs before it is worth trying again.
     want: usize,
     out: Vec<u8>,
@@ -128,7 +131,7 @@ impl std::fmt::Debug for Decryptor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Decryptor")
             .field("state", &self.state())
-            .field("buffered", &(self.buf.len() - self.start))
+            .field("buffered", &(self.end - self.start))
             .finish_non_exhaustive()
     }
 }
@@ -141,6 +144,7 @@ impl Decryptor {
             stage: Stage::Header,
             buf: Vec::new(),
             start: 0,
+            end: 0,
             want: 1,
             out: Vec::new(),
             withheld: Vec::new(),
@@ -157,7 +161,7 @@ impl Decryptor {
     /// # Errors
     /// `INVALID_ARGUMENT` once input was pushed.
     pub fn set_external_hash(&mut self) -> Result<()> {
-        if !matches!(self.stage, Stage::Header) || !self.buf.is_empty() || self.start > 0 {
+        if !matches!(self.stage, Stage::Header) || self.end > 0 {
             return Err(Error::invalid(
                 "external hashing must be chosen before any input",
             ));
@@ -321,7 +325,8 @@ impl Decryptor {
         if matches!(self.stage, Stage::Done | Stage::NeedDigest(..)) && !input.is_empty() {
             return self.fail(Error::malformed("bytes after the end of the message"));
         }
-        self.buf.extend_from_slice(input);
+        self.room(input.len()).copy_from_slice(input);
+        self.end += input.len();
         self.run()
     }
 
@@ -335,10 +340,24 @@ impl Decryptor {
         if matches!(self.stage, Stage::Done | Stage::NeedDigest(..)) && n > 0 {
             return self.fail(Error::malformed("bytes after the end of the message"));
         }
-        let at = self.buf.len();
-        self.buf.resize(at + n, 0);
-        fill(&mut self.buf[at..]);
+        fill(self.room(n));
+        self.end += n;
         self.run()
+    }
+
+    /// Room for `n` more input bytes after `end`. The unconsumed bytes move to the front only
+    /// when the room behind them is too small: at most once per buffer's worth of input, so
+    /// pushes stay O(input) without moving a frame's leftover on every push.
+    fn room(&mut self, n: usize) -> &mut [u8] {
+        if self.buf.len() - self.end < n && self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.buf.len() - self.end < n {
+            self.buf.resize(self.end + n, 0);
+        }
+        &mut self.buf[self.end..self.end + n]
     }
 
     /// Supply the unwrapped data key. Checks the key commitment and the header tag, then
@@ -428,6 +447,7 @@ impl Decryptor {
         self.withheld.clear();
         self.buf.clear();
         self.start = 0;
+        self.end = 0;
         if let Some(ext) = self.external.as_mut() {
             ext.ready.clear();
             ext.key = None;
@@ -445,7 +465,7 @@ impl Decryptor {
 
     fn run(&mut self) -> Result<()> {
         loop {
-            let avail = self.buf.len() - self.start;
+            let avail = self.end - self.start;
             if avail < self.want {
                 break;
             }
@@ -455,10 +475,10 @@ impl Decryptor {
                 Err(e) => return self.fail(e),
             }
         }
-        // Compact once the consumed prefix dominates, so pushes stay O(input).
-        if self.start > 0 && self.start * 2 >= self.buf.len() {
-            self.buf.drain(..self.start);
+        if self.start == self.end {
+            // Everything consumed: the next push starts at the front, nothing to move.
             self.start = 0;
+            self.end = 0;
         }
         Ok(())
     }
@@ -477,7 +497,7 @@ impl Decryptor {
 
     /// One parsing step. `Ok(true)`: progress made; `Ok(false)`: wait for input or a key.
     fn step(&mut self) -> Result<bool> {
-        let data = &self.buf[self.start..];
+        let data = &self.buf[self.start..self.end];
         match &mut self.stage {
             Stage::Header => match parse_header(data, &self.params.limits)? {
                 Progress::NeedMore(n) => {
