@@ -137,7 +137,9 @@ fn concat(pieces: &[Uint8Array]) -> Uint8Array {
 /// no final concatenation), else collected in pieces.
 #[derive(Default)]
 struct Collect {
-    exact: Option<(Uint8Array, u32)>,
+    /// The result, the write position and the result's length (kept here: one JS call less
+    /// per write).
+    exact: Option<(Uint8Array, u32, u32)>,
     pieces: Vec<Uint8Array>,
 }
 
@@ -145,13 +147,13 @@ impl Collect {
     /// Room for `n` more bytes at the write position, else back to pieces (from what was
     /// written so far).
     fn room(&mut self, n: u32) -> Option<(&Uint8Array, u32)> {
-        if let Some((buf, at)) = &self.exact
-            && buf.length() - *at < n
+        if let Some((buf, at, len)) = &self.exact
+            && len - *at < n
         {
             self.pieces.push(buf.subarray(0, *at));
             self.exact = None;
         }
-        let (buf, at) = self.exact.as_mut()?;
+        let (buf, at, _) = self.exact.as_mut()?;
         let start = *at;
         *at += n;
         Some((buf, start))
@@ -160,9 +162,9 @@ impl Collect {
     /// The bytes written, in one array of exactly their length.
     fn result(self) -> Uint8Array {
         match self.exact {
-            Some((buf, at)) if at == buf.length() => buf,
+            Some((buf, at, len)) if at == len => buf,
             // Fewer than announced (a shorter signature): a copy, never an oversized view.
-            Some((buf, at)) => buf.slice(0, at),
+            Some((buf, at, _)) => buf.slice(0, at),
             None => concat(&self.pieces),
         }
     }
@@ -190,7 +192,7 @@ impl Out for Collect {
             && self.pieces.is_empty()
             && let Ok(total) = u32::try_from(total)
         {
-            self.exact = Some((Uint8Array::new_with_length(total), 0));
+            self.exact = Some((Uint8Array::new_with_length(total), 0, total));
         }
     }
 }

@@ -125,9 +125,9 @@ impl WorkerHash {
         self.fed
     }
 
-    /// Copy JS bytes in, after everything fed before (at once: no await).
-    pub fn feed(&mut self, src: &Uint8Array) {
-        let n = src.length();
+    /// Copy JS bytes in (`src`, of length `n`), after everything fed before (at once: no
+    /// await).
+    pub fn feed(&mut self, src: &Uint8Array, n: u32) {
         let mut at = 0;
         while at < n {
             let (buf, len) = self.room();
@@ -159,21 +159,21 @@ impl WorkerHash {
     /// buffer only when none came back yet: `post` waits for the oldest batch once `WINDOW`
     /// are out, so a message uses about `WINDOW` + 3 (decrypting, plus the batches whose bytes
     /// are not known to be signed yet: at most a frame's worth).
-    fn room(&mut self) -> (Uint8Array, u32) {
-        if let Some((buf, len)) = &self.cur
-            && *len < BATCH
-        {
-            return (buf.clone(), *len);
+    fn room(&mut self) -> (&Uint8Array, u32) {
+        if self.cur.as_ref().is_none_or(|(_, len)| *len >= BATCH) {
+            if let Some((buf, _)) = self.cur.take() {
+                self.full.push_back(buf);
+            }
+            let buf = self
+                .free
+                .pop()
+                .unwrap_or_else(|| Uint8Array::new_with_length(BATCH));
+            self.cur = Some((buf, 0));
         }
-        if let Some((buf, _)) = self.cur.take() {
-            self.full.push_back(buf);
-        }
-        let buf = self
-            .free
-            .pop()
-            .unwrap_or_else(|| Uint8Array::new_with_length(BATCH));
-        self.cur = Some((buf.clone(), 0));
-        (buf, 0)
+        let (buf, len) = self
+            .cur
+            .get_or_insert_with(|| (Uint8Array::new_with_length(BATCH), 0));
+        (buf, *len)
     }
 
     fn filled(&mut self, n: u32) {

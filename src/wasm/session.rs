@@ -150,6 +150,8 @@ struct GcmParams {
     object: Object,
     iv: Uint8Array,
     aad: Uint8Array,
+    /// `aad.length`, known here (one JS call less per frame).
+    aad_len: usize,
 }
 
 impl GcmParams {
@@ -161,15 +163,21 @@ impl GcmParams {
         let _ = Reflect::set(&object, &"iv".into(), &iv);
         let _ = Reflect::set(&object, &"additionalData".into(), &aad);
         let _ = Reflect::set(&object, &"tagLength".into(), &JsValue::from_f64(128.0));
-        GcmParams { object, iv, aad }
+        GcmParams {
+            object,
+            iv,
+            aad,
+            aad_len: 0,
+        }
     }
 
     /// The parameters for one frame (valid until the next call).
     fn frame(&mut self, iv: &[u8; 12], aad: &[u8]) -> &Object {
         self.iv.copy_from(iv);
         // The final frame's AAD is longer than the others': a second array, then back.
-        if self.aad.length() as usize != aad.len() {
+        if self.aad_len != aad.len() {
             self.aad = Uint8Array::new_with_length(aad.len() as u32);
+            self.aad_len = aad.len();
             let _ = Reflect::set(&self.object, &"additionalData".into(), &self.aad);
         }
         self.aad.copy_from(aad);
@@ -428,18 +436,19 @@ impl EncryptSession {
             return Ok(());
         };
         let sealed = Uint8Array::new(&fut.await.map_err(|e| from_js(&e, false))?);
+        let n = sealed.length();
         let prefix = if self.enc.hashes_internally() {
-            self.scratch.resize(sealed.length() as usize, 0);
+            self.scratch.resize(n as usize, 0);
             sealed.copy_to(&mut self.scratch);
             self.enc.complete_job(&self.scratch)
         } else {
-            self.enc.complete_job_len(sealed.length() as usize)
+            self.enc.complete_job_len(n as usize)
         }
         .map_err(to_js)?;
-        debug_assert!(sealed.length() as usize == job.len + 16);
+        debug_assert!(n as usize == job.len + 16);
         out_bytes(&mut self.hash, sink, &prefix).await?;
         if let Some(h) = self.hash.as_mut() {
-            h.feed(&sealed);
+            h.feed(&sealed, n);
             h.send(h.fed()).await?;
         }
         sink.js(sealed);
@@ -588,7 +597,7 @@ impl DecryptSession {
             at = end;
             if let Some(h) = self.hash.as_mut() {
                 // Right after the engine's copy (no await between): the same bytes.
-                h.feed(&piece);
+                h.feed(&piece, piece.length());
             }
             if self.dec.state() == DecryptState::NeedDataKey {
                 self.abort.race(self.client.unlock(&mut self.dec)).await?;
