@@ -243,14 +243,17 @@ impl Session for DecryptSession {
 /// Views of JS bytes not consumed yet, in order: nothing is copied until taken.
 #[derive(Default)]
 struct JsQueue {
-    pieces: VecDeque<Uint8Array>,
+    /// Each piece with the offset and end of its bytes not taken yet (kept here rather than
+    /// re-slicing the array: one JS call per frame instead of four).
+    pieces: VecDeque<(Uint8Array, u32, u32)>,
     len: u64,
 }
 
 impl JsQueue {
     fn push(&mut self, piece: Uint8Array) {
-        self.len += u64::from(piece.length());
-        self.pieces.push_back(piece);
+        let n = piece.length();
+        self.len += u64::from(n);
+        self.pieces.push_back((piece, 0, n));
     }
 
     /// The next `n` bytes, or `None` when fewer are queued: a view of the input when they lie
@@ -260,26 +263,26 @@ impl JsQueue {
             return None;
         }
         self.len -= u64::from(n);
-        if let Some(front) = self.pieces.front_mut()
-            && front.length() >= n
+        if let Some((front, at, end)) = self.pieces.front_mut()
+            && *end - *at >= n
         {
-            let view = front.subarray(0, n);
-            if front.length() == n {
+            let view = front.subarray(*at, *at + n);
+            *at += n;
+            if at == end {
                 self.pieces.pop_front();
-            } else {
-                *front = front.subarray(n, front.length());
             }
             return Some(view);
         }
         let out = Uint8Array::new_with_length(n);
-        let mut at = 0;
-        while at < n {
-            let front = self.pieces.pop_front()?;
-            let take = (n - at).min(front.length());
-            out.set(&front.subarray(0, take), at);
-            at += take;
-            if take < front.length() {
-                self.pieces.push_front(front.subarray(take, front.length()));
+        let mut done = 0;
+        while done < n {
+            let (front, at, end) = self.pieces.front_mut()?;
+            let take = (n - done).min(*end - *at);
+            out.set(&front.subarray(*at, *at + take), done);
+            done += take;
+            *at += take;
+            if at == end {
+                self.pieces.pop_front();
             }
         }
         Some(out)
