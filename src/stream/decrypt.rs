@@ -321,13 +321,7 @@ impl Decryptor {
     /// # Errors
     /// Any format, policy, context or authentication error; the decryptor is then failed.
     pub fn push(&mut self, input: &[u8]) -> Result<()> {
-        self.guard()?;
-        if matches!(self.stage, Stage::Done | Stage::NeedDigest(..)) && !input.is_empty() {
-            return self.fail(Error::malformed("bytes after the end of the message"));
-        }
-        self.room(input.len()).copy_from_slice(input);
-        self.end += input.len();
-        self.run()
+        self.push_with(input.len(), |buf| buf.copy_from_slice(input))
     }
 
     /// Like [`push`](Self::push) for `n` bytes that `fill` writes straight into the engine's

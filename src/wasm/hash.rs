@@ -13,7 +13,7 @@ use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use super::error::to_js;
+use super::error::{message_of, to_js};
 use crate::crypto::SignatureHasher;
 use crate::error::Error;
 use crate::suite::SignatureAlg;
@@ -112,11 +112,7 @@ pub struct WorkerHash {
 }
 
 fn worker_error(e: &JsValue) -> JsValue {
-    let msg = js_sys::Reflect::get(e, &"message".into())
-        .ok()
-        .and_then(|m| m.as_string())
-        .unwrap_or_else(|| "hash worker failed".into());
-    to_js(Error::Io(msg))
+    to_js(Error::Io(message_of(e)))
 }
 
 impl WorkerHash {
@@ -160,19 +156,16 @@ impl WorkerHash {
     /// are out, so a message uses about `WINDOW` + 3 (decrypting, plus the batches whose bytes
     /// are not known to be signed yet: at most a frame's worth).
     fn room(&mut self) -> (&Uint8Array, u32) {
-        if self.cur.as_ref().is_none_or(|(_, len)| *len >= BATCH) {
-            if let Some((buf, _)) = self.cur.take() {
-                self.full.push_back(buf);
-            }
-            let buf = self
-                .free
-                .pop()
-                .unwrap_or_else(|| Uint8Array::new_with_length(BATCH));
-            self.cur = Some((buf, 0));
+        if self.cur.as_ref().is_some_and(|(_, len)| *len >= BATCH)
+            && let Some((buf, _)) = self.cur.take()
+        {
+            self.full.push_back(buf);
         }
-        let (buf, len) = self
-            .cur
-            .get_or_insert_with(|| (Uint8Array::new_with_length(BATCH), 0));
+        let free = &mut self.free;
+        let (buf, len) = self.cur.get_or_insert_with(|| {
+            let buf = free.pop();
+            (buf.unwrap_or_else(|| Uint8Array::new_with_length(BATCH)), 0)
+        });
         (buf, *len)
     }
 

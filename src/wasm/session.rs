@@ -187,7 +187,7 @@ impl GcmParams {
 
 /// Where produced bytes go, in order.
 pub trait Out {
-    /// Bytes already in JS (WebCrypto results, hash-worker chunks).
+    /// Bytes already in JS (WebCrypto results).
     fn js(&mut self, chunk: Uint8Array);
     /// Bytes in wasm memory, valid for this call only.
     fn bytes(&mut self, bytes: &[u8]) {
@@ -300,7 +300,7 @@ pub struct EncryptSession {
     scratch: Vec<u8>,
     /// Output taken from the engine, reused (the engine keeps the other buffer).
     obuf: Vec<u8>,
-    /// Signed suites: the running hash in a worker (output passes through it, in order).
+    /// Signed suites: the running hash in a worker (fed a copy of the output, in order).
     hash: Option<WorkerHash>,
     abort: Abort,
     pub processed: f64,
@@ -360,7 +360,7 @@ impl EncryptSession {
         Ok(s)
     }
 
-    /// Emit what the engine produced: straight from wasm memory, or through the hash worker.
+    /// Emit what the engine produced (and feed it to the hash worker, if any).
     async fn flush(&mut self, sink: Sink<'_>) -> Result<(), JsValue> {
         self.enc.take_output_into(&mut self.obuf);
         self.out_taken(sink).await
@@ -449,11 +449,12 @@ impl EncryptSession {
         }
         .map_err(to_js)?;
         debug_assert!(n as usize == job.len + 16);
-        out_bytes(&mut self.hash, sink, &prefix).await?;
         if let Some(h) = self.hash.as_mut() {
+            h.feed_bytes(&prefix);
             h.feed(&sealed, n);
             h.send(h.fed()).await?;
         }
+        emit(sink, &prefix);
         sink.js(sealed);
         self.flush(sink).await?;
         self.abort.check()
@@ -512,7 +513,8 @@ pub struct DecryptSession {
     obuf: Vec<u8>,
     /// The input's total length, until the plaintext length was announced to the sink.
     size: Option<u64>,
-    hashing: Option<(Hashing, Option<u64>)>,
+    /// Until the first byte: how to hash (see `choose_hashing`).
+    hashing: Option<Hashing>,
     /// The input, copied as it is pushed (the bytes the engine parsed), hashed in a worker.
     hash: Option<WorkerHash>,
     abort: Abort,
@@ -543,7 +545,7 @@ impl DecryptSession {
             withheld: Vec::new(),
             obuf: Vec::new(),
             size,
-            hashing: Some((hashing.clone(), size)),
+            hashing: Some(hashing.clone()),
             hash: None,
             abort,
             processed: 0.0,
@@ -553,10 +555,10 @@ impl DecryptSession {
     /// Before the first byte: hash in a worker if one can run (the suite is not known yet;
     /// an unsigned message simply never uses it).
     async fn choose_hashing(&mut self) -> Result<(), JsValue> {
-        let Some((hashing, size)) = self.hashing.take() else {
+        let Some(hashing) = self.hashing.take() else {
             return Ok(());
         };
-        if let Some(worker) = hashing.open(size).await {
+        if let Some(worker) = hashing.open(self.size).await {
             self.dec.set_external_hash().map_err(to_js)?;
             self.hash = Some(worker);
         }
