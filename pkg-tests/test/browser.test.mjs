@@ -219,6 +219,73 @@ describe('round trips in the browser', () => {
     for (const x of r) assert.deepEqual({ oneShot: x.oneShot, streamed: x.streamed }, { oneShot: true, streamed: true }, `${x.backend} ${x.size}`);
   });
 
+  pageTest('streams read their input only when read, pass cancel and source errors through, and cancel the input on their own errors', async () => {
+    const r = await page.evaluate(async () => {
+      const { KE, U } = window;
+      const keyring = new KE.RawAesKeyring({ keyNamespace: 'pkg-tests', keyName: 'k1', wrappingKey: U.gen(7, 32) });
+      // A source that counts pulls, remembers its cancel reason, and can error or yield junk.
+      const source = (chunks, { failAt = -1, junkAt = -1 } = {}) => {
+        const s = { pulls: 0, cancelled: undefined };
+        s.stream = new ReadableStream({
+          pull(c) {
+            const k = s.pulls++;
+            if (k === failAt) return c.error(s.failure = new Error('disk gone'));
+            if (k === junkAt) return c.enqueue('not bytes');
+            if (k >= chunks.length) return c.close();
+            c.enqueue(chunks[k]);
+          },
+          cancel(reason) { s.cancelled = reason; },
+        }, { highWaterMark: 0 });
+        return s;
+      };
+      const tick = () => new Promise((res) => setTimeout(res, 20));
+      const pieces = [U.gen(1, 5000), U.gen(2, 5000), U.gen(3, 5000)];
+      const out = {};
+      for (const backend of ['webcrypto', 'rust']) {
+        const client = new KE.EnvelopeClient({ keyring, frameLength: 4096, backend });
+        const row = {};
+        // Nothing is read before the consumer asks.
+        const idle = source(pieces);
+        const idleStream = client.encryptStream(idle.stream);
+        await tick();
+        row.pullsBeforeRead = idle.pulls;
+        // Cancel: the reason reaches the input.
+        const reader = idleStream.getReader();
+        await reader.read();
+        const reason = new Error('user navigated away');
+        await reader.cancel(reason);
+        row.cancelPassedOn = idle.cancelled === reason;
+        // The input errors: the same error comes out, and nothing cancels the input.
+        const failing = source(pieces, { failAt: 2 });
+        try { await U.readAll(client.encryptStream(failing.stream)); row.sourceError = 'resolved'; }
+        catch (e) { row.sourceError = e === failing.failure ? 'same' : String(e); }
+        row.failingCancelled = failing.cancelled !== undefined;
+        // Our error (a chunk that is not bytes): typed, and the input is cancelled with it.
+        const junk = source(pieces, { junkAt: 1 });
+        try { await U.readAll(client.encryptStream(junk.stream)); row.junk = { resolved: true }; }
+        catch (e) { row.junk = U.describeError(e, KE.isEnvelopeError); row.junkCancelledWithIt = junk.cancelled === e; }
+        // Decrypt the same: a message cut short by its source, the source's error comes out.
+        const ct = (await client.encrypt(U.gen(4, 20000))).ciphertext;
+        const ctSource = source([ct.subarray(0, 9000), ct.subarray(9000)], { failAt: 1 });
+        try { await U.readAll(client.decryptStream(ctSource.stream)); row.decryptSourceError = 'resolved'; }
+        catch (e) { row.decryptSourceError = e === ctSource.failure ? 'same' : String(e); }
+        out[backend] = row;
+      }
+      return out;
+    });
+    for (const backend of ['webcrypto', 'rust']) {
+      const x = r[backend];
+      assert.equal(x.pullsBeforeRead, 0, `${backend}: read ahead of the consumer`);
+      assert.equal(x.cancelPassedOn, true, `${backend}: cancel reason`);
+      assert.equal(x.sourceError, 'same', `${backend}: source error`);
+      assert.equal(x.failingCancelled, false, `${backend}: errored source cancelled`);
+      assert.equal(x.junk.code, 'INVALID_ARGUMENT', `${backend}: ${JSON.stringify(x.junk)}`);
+      assert.equal(x.junk.guard, true);
+      assert.equal(x.junkCancelledWithIt, true, `${backend}: input not cancelled with our error`);
+      assert.equal(x.decryptSourceError, 'same', `${backend}: decrypt source error`);
+    }
+  });
+
   pageTest('encryptBlob/decryptBlob round-trip a File and produce Blobs', async () => {
     const r = await page.evaluate(async () => {
       const { KE, U } = window;

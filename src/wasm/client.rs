@@ -1,6 +1,6 @@
 //! `EnvelopeClient` for JS: one-shot calls, Web Streams and Blobs.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
@@ -375,7 +375,7 @@ impl EnvelopeClient {
         let (client, backend, hashing) = (self.client.clone(), self.backend, self.hashing.clone());
         let state: Rc<RefCell<Option<Piped>>> = Rc::new(RefCell::new(None));
         let on_progress = call.on_progress.clone();
-        // The keyrings run in `start`, which the TransformStream awaits before any chunk.
+        // The keyrings run in `start`, which the stream awaits before its first pull.
         let start = {
             let state = state.clone();
             move |controller: JsValue| -> Promise {
@@ -514,17 +514,36 @@ fn closed() -> JsValue {
     ))
 }
 
-/// A sink that enqueues into a `TransformStreamDefaultController`.
+/// A sink that enqueues into a stream controller (a closed or errored stream drops it).
 fn enqueue(controller: &JsValue) -> impl FnMut(Uint8Array) + use<> {
-    let enqueue: Option<Function> = Reflect::get(controller, &"enqueue".into())
-        .ok()
-        .and_then(|f| f.dyn_into().ok());
-    let controller = controller.clone();
+    let controller: Controller = controller.clone().unchecked_into();
     move |chunk: Uint8Array| {
-        if let Some(f) = &enqueue {
-            let _ = f.call1(&controller, &chunk);
-        }
+        let _ = controller.enqueue(&chunk);
     }
+}
+
+// Typed calls on the stream objects `pipe` handles: direct property access in the glue, no
+// property-name strings crossing from wasm per chunk.
+#[wasm_bindgen]
+extern "C" {
+    /// A `ReadableStreamDefaultController`.
+    type Controller;
+    #[wasm_bindgen(method, catch)]
+    fn enqueue(this: &Controller, chunk: &Uint8Array) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn close(this: &Controller) -> Result<(), JsValue>;
+    /// The `ReadableStreamDefaultReader` `pipe` holds on the caller's stream.
+    type Reader;
+    #[wasm_bindgen(method, catch)]
+    fn read(this: &Reader) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn cancel(this: &Reader, reason: &JsValue) -> Result<Promise, JsValue>;
+    /// What `read()` resolves to.
+    type ReadResult;
+    #[wasm_bindgen(method, getter, catch)]
+    fn done(this: &ReadResult) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, getter, catch)]
+    fn value(this: &ReadResult) -> Result<JsValue, JsValue>;
 }
 
 /// The session a stream drives: one `pipe` (and one copy of its closures) for both kinds.
@@ -556,54 +575,131 @@ impl Session for Piped {
     }
 }
 
-/// `readable.pipeThrough(new TransformStream({ start, transform, flush }))` driving the session
-/// in `state` (put there by `start` at the latest). The session is taken out of its cell while
-/// a step runs, so no borrow is held across an await.
+/// `new ReadableStream({ start, pull, cancel })` that reads `readable` itself and drives the
+/// session in `state` (put there by `start` at the latest). Not `pipeThrough` a
+/// `TransformStream`: here the pipe and the transform's writable side cost ~10 µs per chunk, a
+/// reader of our own ~5 µs (raw WebCrypto behind each, 64 KiB frames: 0.69× vs 0.81–0.86× of
+/// WebCrypto alone). Each pull reads until the session produced output or the input ended;
+/// the session is out of its cell while a pull runs, so no borrow is held across an await.
 fn pipe(
     readable: &JsValue,
     start: Box<dyn FnMut(JsValue) -> Promise>,
     state: Rc<RefCell<Option<Piped>>>,
     on_progress: Option<Function>,
 ) -> Result<JsValue, JsValue> {
-    let pipe_through: Function = Reflect::get(readable, &"pipeThrough".into())?
+    let get_reader: Function = Reflect::get(readable, &"getReader".into())?
         .dyn_into()
         .map_err(|_| invalid("readable", "must be a ReadableStream"))?;
-    let transform = {
-        let state = state.clone();
-        move |chunk: JsValue, controller: JsValue| -> Promise {
-            let (state, on_progress) = (state.clone(), on_progress.clone());
+    // A locked stream throws here (a TypeError), as `pipeThrough` did.
+    let source = Rc::new(Source {
+        reader: get_reader.call0(readable)?.unchecked_into(),
+        cancelled: Cell::new(false),
+    });
+    let pull = {
+        let (state, source) = (state.clone(), source.clone());
+        move |controller: JsValue| -> Promise {
+            let (state, source, on_progress) = (state.clone(), source.clone(), on_progress.clone());
             promise(async move {
-                let chunk = opt::as_uint8array(&chunk, "stream chunk")?;
                 let mut s = state.borrow_mut().take().ok_or_else(closed)?;
-                let r = s.push(&chunk, &mut enqueue(&controller)).await;
-                progress(&on_progress, s.processed(), None);
-                *state.borrow_mut() = Some(s);
-                r.map(|()| JsValue::UNDEFINED)
+                match source.pull(&mut s, &controller, &on_progress).await {
+                    Ok(false) => *state.borrow_mut() = Some(s),
+                    // Ended (or cancelled): nothing more to pull.
+                    Ok(true) => {
+                        let _ = controller.unchecked_ref::<Controller>().close();
+                    }
+                    Err(Failed::Source(e)) => return Err(e),
+                    // Ours (bad chunk, bad message, abort): the source is cancelled with it, as
+                    // a pipe would.
+                    Err(Failed::Here(e)) => {
+                        source.cancel(&e);
+                        return Err(e);
+                    }
+                }
+                Ok(JsValue::UNDEFINED)
             })
         }
     };
-    let flush = move |controller: JsValue| -> Promise {
-        let state = state.clone();
-        promise(async move {
-            let mut s = state.borrow_mut().take().ok_or_else(closed)?;
-            s.finish(&mut enqueue(&controller))
-                .await
-                .map(|()| JsValue::UNDEFINED)
-        })
+    let cancel = move |reason: JsValue| -> Promise {
+        state.borrow_mut().take();
+        source.cancelled.set(true);
+        source
+            .reader
+            .cancel(&reason)
+            .unwrap_or_else(|_| Promise::resolve(&JsValue::UNDEFINED))
     };
-    let transformer = Object::new();
-    // The closures live as long as the stream: the TransformStream holds them.
+    let underlying = Object::new();
+    // The closures live as long as the stream: the stream holds them.
     let start = Closure::wrap(start).into_js_value();
-    let transform =
-        Closure::<dyn FnMut(JsValue, JsValue) -> Promise>::new(transform).into_js_value();
-    let flush = Closure::<dyn FnMut(JsValue) -> Promise>::new(flush).into_js_value();
-    Reflect::set(&transformer, &"start".into(), &start)?;
-    Reflect::set(&transformer, &"transform".into(), &transform)?;
-    Reflect::set(&transformer, &"flush".into(), &flush)?;
-    let ts = web_sys::TransformStream::new_with_transformer(&transformer)?;
-    pipe_through
-        .call1(readable, &ts)
-        .map_err(|e| from_js(&e, false))
+    let pull = Closure::<dyn FnMut(JsValue) -> Promise>::new(pull).into_js_value();
+    let cancel = Closure::<dyn FnMut(JsValue) -> Promise>::new(cancel).into_js_value();
+    Reflect::set(&underlying, &"start".into(), &start)?;
+    Reflect::set(&underlying, &"pull".into(), &pull)?;
+    Reflect::set(&underlying, &"cancel".into(), &cancel)?;
+    // Pull only when read: no input is read ahead of the consumer.
+    let strategy = web_sys::QueuingStrategy::new();
+    strategy.set_high_water_mark(0.0);
+    Ok(
+        web_sys::ReadableStream::new_with_underlying_source_and_strategy(&underlying, &strategy)?
+            .into(),
+    )
+}
+
+/// The input side of `pipe`: our reader of the caller's stream.
+struct Source {
+    reader: Reader,
+    cancelled: Cell<bool>,
+}
+
+/// Why a pull failed: the caller's stream errored (its error is passed on as is), or we did.
+enum Failed {
+    Source(JsValue),
+    Here(JsValue),
+}
+
+impl Source {
+    /// Read and push until `s` emits something (`Ok(false)`) or the input ends (`Ok(true)`).
+    async fn pull(
+        &self,
+        s: &mut Piped,
+        controller: &JsValue,
+        on_progress: &Option<Function>,
+    ) -> Result<bool, Failed> {
+        let emitted = Cell::new(false);
+        let mut enqueue = enqueue(controller);
+        let mut sink = |chunk: Uint8Array| {
+            emitted.set(true);
+            enqueue(chunk);
+        };
+        while !self.cancelled.get() {
+            let step = self.reader.read().map_err(Failed::Source)?;
+            let r: ReadResult = JsFuture::from(step)
+                .await
+                .map_err(Failed::Source)?
+                .unchecked_into();
+            if r.done().map_err(Failed::Source)?.as_bool().unwrap_or(true) {
+                s.finish(&mut sink).await.map_err(Failed::Here)?;
+                return Ok(true);
+            }
+            let value = r.value().map_err(Failed::Source)?;
+            let chunk = opt::as_uint8array(&value, "stream chunk").map_err(Failed::Here)?;
+            let pushed = s.push(&chunk, &mut sink).await;
+            progress(on_progress, s.processed(), None);
+            pushed.map_err(Failed::Here)?;
+            if emitted.get() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Cancel the caller's stream with our error (a rejection of that is nobody's to handle).
+    fn cancel(&self, reason: &JsValue) {
+        if let Ok(p) = self.reader.cancel(reason) {
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = JsFuture::from(p).await;
+            });
+        }
+    }
 }
 
 /// Collect a stream into a `Blob`, reading it ourselves so its error (an `EnvelopeError`)
