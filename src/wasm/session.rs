@@ -12,6 +12,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -26,8 +27,12 @@ use crate::stream::{
 };
 use crate::suite::AlgorithmSuite;
 
-/// Frames in flight in WebCrypto at once.
-const WINDOW: usize = 8;
+/// WebCrypto calls are awaited a batch at a time (one `Promise.all`): a batch closes at this
+/// many bytes of frames or this many frames...
+const BATCH_BYTES: usize = 256 << 10;
+const BATCH_FRAMES: usize = 64;
+/// ...and the driver waits for the oldest once this many are out (64 KiB frames: 8 in flight).
+const BATCHES: usize = 2;
 /// Largest slice of input copied into wasm memory at a time.
 const SLICE: u32 = 1 << 20;
 
@@ -185,6 +190,78 @@ impl GcmParams {
     }
 }
 
+/// WebCrypto calls in flight, in batches. Chromium runs AES-GCM inside the `encrypt` call
+/// itself, so depth buys no parallelism; what costs is the await per frame (two closures and a
+/// wake-up). One `Promise.all` per batch: 4 KiB frames, 64 per batch.
+struct Flight<J> {
+    /// The batch being filled: its jobs, their promises and bytes.
+    jobs: Vec<J>,
+    promises: Array,
+    bytes: usize,
+    /// Closed batches, oldest first.
+    out: VecDeque<(Vec<J>, JsFuture)>,
+}
+
+thread_local! {
+    /// A no-op rejection handler, never dropped (a promise may settle after its session is
+    /// gone, and a dropped closure throws when called).
+    static IGNORE: Closure<dyn FnMut(JsValue)> = Closure::new(|_: JsValue| {});
+}
+
+impl<J> Flight<J> {
+    fn new() -> Self {
+        Flight {
+            jobs: Vec::new(),
+            promises: Array::new(),
+            bytes: 0,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// Add a call; `true` when the caller should now wait for the oldest batch.
+    fn add(&mut self, job: J, promise: &Promise, bytes: usize) -> bool {
+        self.jobs.push(job);
+        // Handled at once: a call may reject while its batch is still open, and the page
+        // reports an unhandled rejection even though `Promise.all` would see it later.
+        let _ = IGNORE.with(|f| promise.catch(f));
+        self.promises.push(promise);
+        self.bytes += bytes;
+        if self.bytes >= BATCH_BYTES || self.jobs.len() >= BATCH_FRAMES {
+            self.close();
+        }
+        self.out.len() >= BATCHES
+    }
+
+    fn close(&mut self) {
+        if !self.jobs.is_empty() {
+            let promises = std::mem::replace(&mut self.promises, Array::new());
+            let all = Promise::all(&promises);
+            self.out
+                .push_back((std::mem::take(&mut self.jobs), JsFuture::from(all)));
+            self.bytes = 0;
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.jobs.is_empty() && self.out.is_empty()
+    }
+
+    /// The oldest batch's jobs and results (closing the open batch if it is the only one).
+    async fn next(&mut self) -> Option<(Vec<J>, Result<Array, JsValue>)> {
+        if self.out.is_empty() {
+            self.close();
+        }
+        let (jobs, all) = self.out.pop_front()?;
+        Some((jobs, all.await.map(JsCast::unchecked_into)))
+    }
+
+    fn clear(&mut self) {
+        self.jobs.clear();
+        self.promises = Array::new();
+        self.out.clear();
+    }
+}
+
 /// Where produced bytes go, in order.
 pub trait Out {
     /// Bytes already in JS (WebCrypto results).
@@ -295,7 +372,7 @@ pub struct EncryptSession {
     web: Option<(web_sys::SubtleCrypto, web_sys::CryptoKey)>,
     /// Plaintext reported to the engine but not yet sealed (JS memory, no copies).
     pending: JsQueue,
-    inflight: VecDeque<(SealJob, JsFuture)>,
+    flight: Flight<SealJob>,
     params: GcmParams,
     scratch: Vec<u8>,
     /// Output taken from the engine, reused (the engine keeps the other buffer).
@@ -348,7 +425,7 @@ impl EncryptSession {
             enc,
             web,
             pending: JsQueue::default(),
-            inflight: VecDeque::new(),
+            flight: Flight::new(),
             params: GcmParams::new(),
             scratch: Vec::new(),
             obuf: header,
@@ -401,8 +478,8 @@ impl EncryptSession {
         self.enc.finish().map_err(to_js)?;
         if self.web.is_some() {
             self.launch(sink).await?;
-            while !self.inflight.is_empty() {
-                self.drain_one(sink).await?;
+            while !self.flight.is_empty() {
+                self.drain_batch(sink).await?;
             }
         }
         self.flush(sink).await?;
@@ -426,36 +503,39 @@ impl EncryptSession {
             let promise = subtle
                 .encrypt_with_object_and_js_u8_array(params, key, &data)
                 .map_err(|e| from_js(&e, false))?;
-            self.inflight.push_back((job, JsFuture::from(promise)));
-            while self.inflight.len() >= WINDOW {
-                self.drain_one(sink).await?;
+            let len = job.len;
+            if self.flight.add(job, &promise, len) {
+                self.drain_batch(sink).await?;
             }
         }
         Ok(())
     }
 
-    async fn drain_one(&mut self, sink: Sink<'_>) -> Result<(), JsValue> {
-        let Some((job, fut)) = self.inflight.pop_front() else {
+    async fn drain_batch(&mut self, sink: Sink<'_>) -> Result<(), JsValue> {
+        let Some((jobs, results)) = self.flight.next().await else {
             return Ok(());
         };
-        let sealed = Uint8Array::new(&fut.await.map_err(|e| from_js(&e, false))?);
-        let n = sealed.length();
-        let prefix = if self.enc.hashes_internally() {
-            self.scratch.resize(n as usize, 0);
-            sealed.copy_to(&mut self.scratch);
-            self.enc.complete_job(&self.scratch)
-        } else {
-            self.enc.complete_job_len(n as usize)
+        let results = results.map_err(|e| from_js(&e, false))?;
+        for (i, job) in jobs.into_iter().enumerate() {
+            let sealed = Uint8Array::new(&results.get(i as u32));
+            let n = sealed.length();
+            let prefix = if self.enc.hashes_internally() {
+                self.scratch.resize(n as usize, 0);
+                sealed.copy_to(&mut self.scratch);
+                self.enc.complete_job(&self.scratch)
+            } else {
+                self.enc.complete_job_len(n as usize)
+            }
+            .map_err(to_js)?;
+            debug_assert!(n as usize == job.len + 16);
+            if let Some(h) = self.hash.as_mut() {
+                h.feed_bytes(&prefix);
+                h.feed(&sealed, n);
+                h.send(h.fed()).await?;
+            }
+            emit(sink, &prefix);
+            sink.js(sealed);
         }
-        .map_err(to_js)?;
-        debug_assert!(n as usize == job.len + 16);
-        if let Some(h) = self.hash.as_mut() {
-            h.feed_bytes(&prefix);
-            h.feed(&sealed, n);
-            h.send(h.fed()).await?;
-        }
-        emit(sink, &prefix);
-        sink.js(sealed);
         self.flush(sink).await?;
         self.abort.check()
     }
@@ -506,7 +586,8 @@ pub struct DecryptSession {
     dec: Decryptor,
     subtle: Option<web_sys::SubtleCrypto>,
     key: Option<web_sys::CryptoKey>,
-    inflight: VecDeque<(bool, JsFuture)>,
+    /// In flight: whether each frame's plaintext is withheld until the end.
+    flight: Flight<bool>,
     params: GcmParams,
     withheld: Vec<Uint8Array>,
     /// Plaintext taken from the engine, reused (the engine keeps the other buffer).
@@ -540,7 +621,7 @@ impl DecryptSession {
             dec,
             subtle,
             key: None,
-            inflight: VecDeque::new(),
+            flight: Flight::new(),
             params: GcmParams::new(),
             withheld: Vec::new(),
             obuf: Vec::new(),
@@ -617,8 +698,8 @@ impl DecryptSession {
     /// End of input: everything must have verified, the signature included.
     pub async fn finish(&mut self, sink: Sink<'_>) -> Result<(), JsValue> {
         self.abort.check()?;
-        while !self.inflight.is_empty() {
-            self.drain_one(sink).await?;
+        while !self.flight.is_empty() {
+            self.drain_batch(sink).await?;
         }
         if self.dec.needs_digest() {
             let Some(h) = self.hash.as_mut() else {
@@ -664,34 +745,35 @@ impl DecryptSession {
             let promise: Promise = subtle
                 .decrypt_with_object_and_u8_array(params, key, &job.sealed)
                 .map_err(|e| from_js(&e, true))?;
-            self.inflight
-                .push_back((job.withhold, JsFuture::from(promise)));
-            while self.inflight.len() >= WINDOW {
-                self.drain_one(sink).await?;
+            if self.flight.add(job.withhold, &promise, job.sealed.len()) {
+                self.drain_batch(sink).await?;
             }
         }
         Ok(())
     }
 
-    async fn drain_one(&mut self, sink: Sink<'_>) -> Result<(), JsValue> {
-        let Some((withhold, fut)) = self.inflight.pop_front() else {
+    async fn drain_batch(&mut self, sink: Sink<'_>) -> Result<(), JsValue> {
+        let Some((jobs, results)) = self.flight.next().await else {
             return Ok(());
         };
-        match fut.await {
-            Ok(buf) => {
-                self.dec.complete_job(true).map_err(to_js)?;
-                let pt = Uint8Array::new(&buf);
-                if withhold {
-                    self.withheld.push(pt);
-                } else {
-                    sink.js(pt);
+        match results {
+            Ok(results) => {
+                for (i, withhold) in jobs.into_iter().enumerate() {
+                    self.dec.complete_job(true).map_err(to_js)?;
+                    let pt = Uint8Array::new(&results.get(i as u32));
+                    if withhold {
+                        self.withheld.push(pt);
+                    } else {
+                        sink.js(pt);
+                    }
                 }
                 self.abort.check()
             }
             Err(e) => {
-                // AES-GCM decrypt rejects with OperationError exactly when the tag is wrong.
+                // AES-GCM decrypt rejects with OperationError exactly when a tag is wrong; the
+                // batch's good frames are dropped with the message.
                 let _ = self.dec.complete_job(false);
-                self.inflight.clear();
+                self.flight.clear();
                 Err(from_js(&e, true))
             }
         }
