@@ -507,14 +507,14 @@ for (const dir of ["encrypt", "decrypt"]) {
     const inThread = Math.max(val("envelope-0578-webcrypto-64k-stream-hashthread", "encrypt") ?? 0, val("envelope-0578-webcrypto-64k-stream-hashthread", "decrypt") ?? 0);
     T.push(`| (why 0x0578 is bounded) | info | every byte of a signed message is SHA-384'd in order on one thread (a Web Worker, \`hashWorker: "auto"\`): SHA-384 alone in wasm runs ${fmt(sha)} MB/s = ${fmt(sha / ceil, 2)}× ceiling (WebCrypto's one-shot digest: ${fmt(val("sha384-webcrypto", "encrypt"))} MB/s, and it cannot hash a stream); the 0x0578 stream reaches ${fmt(st)} MB/s = ${fmt(st / sha, 2)}× of SHA-384 alone${inThread ? ` (hashing on the main thread instead: ${fmt(inThread)} MB/s)` : ""} |`);
   }
-  // Why the stream API is bounded: Web Streams themselves (the reference is raw WebCrypto in
-  // the smallest TransformStream, same source and sink as the stream cases).
+  // Why the stream API is bounded: Web Streams themselves (the reference is raw WebCrypto behind
+  // the leanest ReadableStream found, same source and sink as the stream cases).
   for (const dir of ["encrypt", "decrypt"]) {
     const ref = val("webcrypto-stream", dir);
     const st = val("envelope-0478-webcrypto-64k-stream", dir);
     const c1 = ceilingT(dir, size);
     if (ref && st && c1) {
-      T.push(`| (why the stream API is bounded, ${dir}) | info | raw WebCrypto in the smallest TransformStream, same source and sink: ${fmt(ref)} MB/s = ${fmt(ref / c1, 2)}× ceiling; the 0x0478 stream reaches ${fmt(st / ref, 2)}× of it |`);
+      T.push(`| (why the stream API is bounded, ${dir}) | info | raw WebCrypto behind the leanest ReadableStream found (same source and sink): ${fmt(ref)} MB/s = ${fmt(ref / c1, 2)}× ceiling; the 0x0478 stream reaches ${fmt(st / ref, 2)}× of it |`);
     }
   }
   // Why 4 KiB frames are slow: WebCrypto's cost per call (the official SDK's default frame).
