@@ -18,7 +18,9 @@ use super::hash::{HashMode, Hashing};
 use super::header_to_js;
 use super::keyrings::lookup;
 use super::options as opt;
-use super::session::{Abort, Backend, DecryptSession, EncryptSession, Out, Session, Sink};
+use super::session::{
+    Abort, Backend, DecryptSession, EncryptSession, Out, Session, Sink, ignore_rejection,
+};
 use crate::cache::{CacheLimits, MAX_MESSAGES_LIMIT, MaterialsCache};
 use crate::client::{Client, EncryptOptions};
 use crate::format::{EncryptionContext, MAX_FRAME_LENGTH};
@@ -695,9 +697,7 @@ impl Source {
     /// Cancel the caller's stream with our error (a rejection of that is nobody's to handle).
     fn cancel(&self, reason: &JsValue) {
         if let Ok(p) = self.reader.cancel(reason) {
-            wasm_bindgen_futures::spawn_local(async move {
-                let _ = JsFuture::from(p).await;
-            });
+            ignore_rejection(&p);
         }
     }
 }
@@ -706,8 +706,7 @@ impl Source {
 /// reaches the caller unchanged.
 fn to_blob(stream: &JsValue) -> Result<Promise, JsValue> {
     let get_reader: Function = Reflect::get(stream, &"getReader".into())?.dyn_into()?;
-    let reader = get_reader.call0(stream)?;
-    let read: Function = Reflect::get(&reader, &"read".into())?.dyn_into()?;
+    let reader: Reader = get_reader.call0(stream)?.unchecked_into();
     Ok(promise(async move {
         let bag = web_sys::BlobPropertyBag::new();
         bag.set_type("application/octet-stream");
@@ -716,17 +715,16 @@ fn to_blob(stream: &JsValue) -> Result<Promise, JsValue> {
         let mut parts = Array::new();
         let mut pending = 0u32;
         loop {
-            let step: Promise = read.call0(&reader)?.dyn_into()?;
-            let r = JsFuture::from(step).await.map_err(|e| from_js(&e, false))?;
-            if Reflect::get(&r, &"done".into())?.as_bool().unwrap_or(true) {
+            let r: ReadResult = JsFuture::from(reader.read()?)
+                .await
+                .map_err(|e| from_js(&e, false))?
+                .unchecked_into();
+            if r.done()?.as_bool().unwrap_or(true) {
                 break;
             }
-            let chunk = Reflect::get(&r, &"value".into())?;
-            pending = pending.saturating_add(
-                Reflect::get(&chunk, &"byteLength".into())?
-                    .as_f64()
-                    .unwrap_or(0.0) as u32,
-            );
+            // Our own stream's chunk: a Uint8Array.
+            let chunk: Uint8Array = r.value()?.unchecked_into();
+            pending = pending.saturating_add(chunk.length());
             parts.push(&chunk);
             if pending >= BLOB_FOLD {
                 let folded = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &bag)?;

@@ -208,6 +208,12 @@ thread_local! {
     static IGNORE: Closure<dyn FnMut(JsValue)> = Closure::new(|_: JsValue| {});
 }
 
+/// Mark `promise` handled: its rejection, if any, is seen elsewhere or nobody's to handle
+/// (the page would report it as unhandled).
+pub fn ignore_rejection(promise: &Promise) {
+    let _ = IGNORE.with(|f| promise.catch(f));
+}
+
 impl<J> Flight<J> {
     fn new() -> Self {
         Flight {
@@ -223,7 +229,7 @@ impl<J> Flight<J> {
         self.jobs.push(job);
         // Handled at once: a call may reject while its batch is still open, and the page
         // reports an unhandled rejection even though `Promise.all` would see it later.
-        let _ = IGNORE.with(|f| promise.catch(f));
+        ignore_rejection(promise);
         self.promises.push(promise);
         self.bytes += bytes;
         if self.bytes >= BATCH_BYTES || self.jobs.len() >= BATCH_FRAMES {
@@ -531,10 +537,12 @@ impl EncryptSession {
             if let Some(h) = self.hash.as_mut() {
                 h.feed_bytes(&prefix);
                 h.feed(&sealed, n);
-                h.send(h.fed()).await?;
             }
             emit(sink, &prefix);
             sink.js(sealed);
+        }
+        if let Some(h) = self.hash.as_mut() {
+            h.send(h.fed()).await?;
         }
         self.flush(sink).await?;
         self.abort.check()
