@@ -4,7 +4,7 @@
 mod common;
 
 use kms_envelope::crypto::{AesGcmKey, open, seal};
-use kms_envelope::stream::{EncryptParams, Encryptor};
+use kms_envelope::stream::{EncryptParams, Encryptor, OpenFrame, OpenJob};
 use kms_envelope::{AlgorithmSuite, EncryptionContext};
 
 fn params(suite: AlgorithmSuite, frame_length: u32) -> EncryptParams {
@@ -120,4 +120,73 @@ fn external_opening_releases_the_same_plaintext_and_withholds_the_signed_final_f
             }
         }
     }
+}
+
+/// Every frame, in order, as the driver would open it: queued (`take_jobs`) or lent
+/// (`push_opening`, pausing after each lent frame when `pause`). Also returns the most frames
+/// any one call lent.
+fn opened_frames(ct: &[u8], lend: bool, pause: bool) -> (Vec<OpenJob>, usize) {
+    let client = common::raw_client().with_frame_length(10).unwrap();
+    let mut dec = client.start_decrypt(&EncryptionContext::new());
+    dec.set_external().unwrap();
+    let (mut frames, mut most) = (Vec::new(), 0);
+    for piece in ct.chunks(100) {
+        let mut n = piece.len();
+        loop {
+            let mut lent = Vec::new();
+            let mut open = |f: OpenFrame<'_>| {
+                lent.push(OpenJob {
+                    seq: f.seq,
+                    iv: *f.iv,
+                    aad: f.aad.to_vec(),
+                    sealed: f.sealed.to_vec(),
+                    withhold: f.withhold,
+                });
+                !pause
+            };
+            if lend {
+                dec.push_opening(n, |b| b.copy_from_slice(&piece[..n]), &mut open)
+                    .unwrap();
+            } else {
+                dec.push(&piece[..n]).unwrap();
+            }
+            n = 0;
+            pollster::block_on(client.unlock(&mut dec)).unwrap();
+            // Queued jobs come first: they were parsed before anything lent later.
+            let queued = dec.take_jobs();
+            assert!(
+                queued.is_empty() || lent.is_empty(),
+                "queued and lent in one call"
+            );
+            most = most.max(lent.len());
+            let again = !lent.is_empty();
+            frames.extend(queued.into_iter().chain(lent));
+            if !(pause && again) {
+                break;
+            }
+        }
+    }
+    for _ in &frames {
+        dec.complete_job(true).unwrap();
+    }
+    dec.finish().unwrap();
+    (frames, most)
+}
+
+#[test]
+fn lent_frames_are_the_queued_jobs_and_a_paused_push_lends_one_frame_at_a_time() {
+    let client = common::raw_client().with_frame_length(10).unwrap();
+    let pt: Vec<u8> = (0..95u8).collect();
+    let ct = pollster::block_on(client.encrypt(&pt, &Default::default())).unwrap();
+    let (queued, _) = opened_frames(&ct, false, false);
+    assert_eq!(queued.len(), 10, "nine full frames and the final one");
+    let (lent, most) = opened_frames(&ct, true, false);
+    assert_eq!(lent, queued);
+    assert!(
+        most >= 2,
+        "a 100-byte push carries two or three 42-byte frames"
+    );
+    let (paused, most) = opened_frames(&ct, true, true);
+    assert_eq!(paused, queued);
+    assert_eq!(most, 1);
 }

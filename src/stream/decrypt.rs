@@ -58,6 +58,27 @@ pub struct OpenJob {
     pub withhold: bool,
 }
 
+/// An [`OpenJob`] lent from the engine's input buffer for the length of one call of
+/// [`Decryptor::push_opening`]'s `open` (saves copying every frame out; WebCrypto copies its
+/// input when called).
+#[derive(Debug)]
+pub struct OpenFrame<'a> {
+    /// Frame sequence number.
+    pub seq: u32,
+    /// GCM IV.
+    pub iv: &'a [u8; 12],
+    /// GCM additional data.
+    pub aad: &'a [u8],
+    /// Ciphertext ‖ tag.
+    pub sealed: &'a [u8],
+    /// The final frame of a signed message: release only after `finish` succeeds.
+    pub withhold: bool,
+}
+
+/// What [`Decryptor::push_opening`] calls for each frame: `false` asks it to stop after this
+/// frame (the rest stays buffered until the next push).
+pub type Opener<'o> = &'o mut dyn FnMut(OpenFrame<'_>) -> bool;
+
 /// Where the decryptor is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecryptState {
@@ -75,6 +96,16 @@ pub enum DecryptState {
     Done,
     /// An error was returned; the decryptor refuses further work.
     Failed,
+}
+
+/// What one parsing step did.
+enum Step {
+    /// Progress made; try again.
+    Again,
+    /// Waiting for input or a key.
+    Wait,
+    /// A frame was lent and its opener asked to stop.
+    Paused,
 }
 
 enum Stage {
@@ -330,13 +361,41 @@ impl Decryptor {
     /// # Errors
     /// As [`push`](Self::push).
     pub fn push_with(&mut self, n: usize, fill: impl FnOnce(&mut [u8])) -> Result<()> {
+        self.push_inner(n, fill, None)
+    }
+
+    /// External mode: like [`push_with`](Self::push_with), but each frame goes to `open` as it
+    /// is parsed, lent from the input buffer, instead of being copied into an [`OpenJob`]
+    /// (jobs queued before, e.g. while the data key was awaited, stay for
+    /// [`take_jobs`](Self::take_jobs), and so do the frames after them, to keep the order).
+    /// Every frame lent counts as outstanding: report it with
+    /// [`complete_job`](Self::complete_job). When `open` returns `false`, parsing stops after
+    /// that frame; push 0 bytes to go on.
+    ///
+    /// # Errors
+    /// As [`push`](Self::push).
+    pub fn push_opening(
+        &mut self,
+        n: usize,
+        fill: impl FnOnce(&mut [u8]),
+        open: Opener<'_>,
+    ) -> Result<()> {
+        self.push_inner(n, fill, Some(open))
+    }
+
+    fn push_inner(
+        &mut self,
+        n: usize,
+        fill: impl FnOnce(&mut [u8]),
+        open: Option<Opener<'_>>,
+    ) -> Result<()> {
         self.guard()?;
         if matches!(self.stage, Stage::Done | Stage::NeedDigest(..)) && n > 0 {
             return self.fail(Error::malformed("bytes after the end of the message"));
         }
         fill(self.room(n));
         self.end += n;
-        self.run()
+        self.run_with(open)
     }
 
     /// Room for `n` more input bytes after `end`. The unconsumed bytes move to the front only
@@ -458,14 +517,18 @@ impl Decryptor {
     }
 
     fn run(&mut self) -> Result<()> {
+        self.run_with(None)
+    }
+
+    fn run_with(&mut self, mut open: Option<Opener<'_>>) -> Result<()> {
         loop {
             let avail = self.end - self.start;
             if avail < self.want {
                 break;
             }
-            match self.step() {
-                Ok(true) => continue,
-                Ok(false) => break,
+            match self.step(&mut open) {
+                Ok(Step::Again) => continue,
+                Ok(Step::Wait | Step::Paused) => break,
                 Err(e) => return self.fail(e),
             }
         }
@@ -489,27 +552,27 @@ impl Decryptor {
         self.want = 1;
     }
 
-    /// One parsing step. `Ok(true)`: progress made; `Ok(false)`: wait for input or a key.
-    fn step(&mut self) -> Result<bool> {
+    /// One parsing step.
+    fn step(&mut self, open: &mut Option<Opener<'_>>) -> Result<Step> {
         let data = &self.buf[self.start..self.end];
         match &mut self.stage {
             Stage::Header => match parse_header(data, &self.params.limits)? {
                 Progress::NeedMore(n) => {
                     self.want = data.len() + n;
-                    Ok(false)
+                    Ok(Step::Wait)
                 }
                 Progress::Done { value, consumed } => {
                     self.check_header(&value)?;
                     self.stage = Stage::NeedKey(Box::new(value));
                     self.consume(consumed);
-                    Ok(true)
+                    Ok(Step::Again)
                 }
             },
             Stage::NeedKey(_) | Stage::NeedDigest(..) | Stage::Done | Stage::Failed => {
                 if matches!(self.stage, Stage::Done | Stage::NeedDigest(..)) && !data.is_empty() {
                     return Err(Error::malformed("bytes after the end of the message"));
                 }
-                Ok(false)
+                Ok(Step::Wait)
             }
             Stage::Framed(b) => {
                 let frame_length = b.header.body.frame_length;
@@ -534,7 +597,7 @@ impl Decryptor {
                 let frame = match body::parse_frame(data, frame_length)? {
                     Progress::NeedMore(n) => {
                         self.want = data.len() + n;
-                        return Ok(false);
+                        return Ok(Step::Wait);
                     }
                     Progress::Done { value, consumed } => (value, consumed),
                 };
@@ -544,16 +607,28 @@ impl Decryptor {
                 let aad = body::body_aad(&b.header.body.message_id, f.kind(), f.seq, len);
                 // Signed messages keep their final frame until the signature verifies.
                 let withhold = f.is_final && b.verifying_key.is_some();
+                let mut paused = false;
                 if let Some(ext) = self.external.as_mut() {
                     // Ciphertext and tag end the frame, contiguous: what WebCrypto opens.
                     let sealed = &data[consumed - f.ciphertext.len() - TAG_LEN..consumed];
-                    ext.ready.push(OpenJob {
-                        seq: f.seq,
-                        iv: f.iv,
-                        aad,
-                        sealed: sealed.to_vec(),
-                        withhold,
-                    });
+                    match open.as_mut() {
+                        Some(open) if ext.ready.is_empty() => {
+                            paused = !open(OpenFrame {
+                                seq: f.seq,
+                                iv: &f.iv,
+                                aad: &aad,
+                                sealed,
+                                withhold,
+                            });
+                        }
+                        _ => ext.ready.push(OpenJob {
+                            seq: f.seq,
+                            iv: f.iv,
+                            aad,
+                            sealed: sealed.to_vec(),
+                            withhold,
+                        }),
+                    }
                     ext.outstanding += 1;
                 } else {
                     let target = if withhold {
@@ -579,13 +654,13 @@ impl Decryptor {
                 if is_final {
                     self.end_of_body();
                 }
-                Ok(true)
+                Ok(if paused { Step::Paused } else { Step::Again })
             }
             Stage::NonFramed(b) => {
                 let prefix = match body::parse_single_block_prefix(data)? {
                     Progress::NeedMore(n) => {
                         self.want = data.len() + n;
-                        return Ok(false);
+                        return Ok(Step::Wait);
                     }
                     Progress::Done { value, .. } => value,
                 };
@@ -601,7 +676,7 @@ impl Decryptor {
                 let total = body::SINGLE_BLOCK_PREFIX_LEN + content_len + TAG_LEN;
                 if data.len() < total {
                     self.want = total;
-                    return Ok(false);
+                    return Ok(Step::Wait);
                 }
                 let ct = &data
                     [body::SINGLE_BLOCK_PREFIX_LEN..body::SINGLE_BLOCK_PREFIX_LEN + content_len];
@@ -626,13 +701,13 @@ impl Decryptor {
                 b.plaintext_len = prefix.content_len;
                 self.consume(total);
                 self.end_of_body();
-                Ok(true)
+                Ok(Step::Again)
             }
             Stage::Footer(b) => {
                 let (sig, consumed) = match body::parse_footer(data)? {
                     Progress::NeedMore(n) => {
                         self.want = data.len() + n;
-                        return Ok(false);
+                        return Ok(Step::Wait);
                     }
                     Progress::Done { value, consumed } => (value, consumed),
                 };
@@ -644,7 +719,7 @@ impl Decryptor {
                         self.stage = Stage::NeedDigest(b, sig);
                     }
                     // Go on: bytes after the footer are refused now, as in the other modes.
-                    return Ok(true);
+                    return Ok(Step::Again);
                 }
                 let (Some(hasher), Some(vk)) = (b.hasher.take(), b.verifying_key.as_ref()) else {
                     return Err(Error::malformed("footer on an unsigned message"));
@@ -654,7 +729,7 @@ impl Decryptor {
                 self.out.append(&mut self.withheld);
                 self.consume(consumed);
                 self.stage = Stage::Done;
-                Ok(true)
+                Ok(Step::Again)
             }
         }
     }

@@ -5,7 +5,7 @@
 mod decrypt;
 mod encrypt;
 
-pub use decrypt::{DecryptParams, DecryptState, Decryptor, OpenJob};
+pub use decrypt::{DecryptParams, DecryptState, Decryptor, OpenFrame, OpenJob, Opener};
 pub use encrypt::{EncryptParams, Encryptor, SealJob};
 
 /// Bytes a framed body takes (frames and final frame, no footer) for `plaintext_len` bytes in

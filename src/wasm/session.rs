@@ -23,7 +23,7 @@ use crate::error::Error;
 use crate::format::EncryptionContext;
 use crate::format::header::ContentType;
 use crate::stream::{
-    DecryptState, Decryptor, Encryptor, SealJob, framed_body_len, framed_plaintext_len,
+    DecryptState, Decryptor, Encryptor, OpenFrame, SealJob, framed_body_len, framed_plaintext_len,
 };
 use crate::suite::AlgorithmSuite;
 
@@ -684,23 +684,71 @@ impl DecryptSession {
             self.abort.check()?;
             let end = (at + SLICE).min(chunk.length());
             let piece = chunk.subarray(at, end);
-            self.dec
-                .push_with(piece.length() as usize, |buf| piece.copy_to(buf))
-                .map_err(to_js)?;
-            self.processed += f64::from(piece.length());
+            let mut n = piece.length();
+            loop {
+                let wait = self.push_opening(n, &piece)?;
+                if n > 0 {
+                    self.processed += f64::from(n);
+                    if let Some(h) = self.hash.as_mut() {
+                        // Right after the engine's copy (no await between): the same bytes.
+                        h.feed(&piece, n);
+                    }
+                    n = 0;
+                }
+                if self.dec.state() == DecryptState::NeedDataKey {
+                    self.abort.race(self.client.unlock(&mut self.dec)).await?;
+                    self.abort.check()?;
+                }
+                self.forward().await?;
+                self.launch(sink).await?;
+                if !wait {
+                    break;
+                }
+                // Enough in flight: wait for the oldest batch, then parse on.
+                self.drain_batch(sink).await?;
+            }
             at = end;
-            if let Some(h) = self.hash.as_mut() {
-                // Right after the engine's copy (no await between): the same bytes.
-                h.feed(&piece, piece.length());
-            }
-            if self.dec.state() == DecryptState::NeedDataKey {
-                self.abort.race(self.client.unlock(&mut self.dec)).await?;
-                self.abort.check()?;
-            }
-            self.forward().await?;
-            self.launch(sink).await?;
         }
         Ok(())
+    }
+
+    /// Copy `n` bytes of `piece` into the engine and open every frame it completes straight
+    /// from the engine's buffer (no copy per frame; WebCrypto copies when called). `true`
+    /// when it paused because enough is in flight.
+    fn push_opening(&mut self, n: u32, piece: &Uint8Array) -> Result<bool, JsValue> {
+        let DecryptSession {
+            dec,
+            subtle,
+            key,
+            params,
+            flight,
+            ..
+        } = self;
+        let (mut wait, mut failed) = (false, None);
+        let mut open = |f: OpenFrame<'_>| {
+            let (Some(subtle), Some(key)) = (subtle.as_ref(), key.as_ref()) else {
+                failed = Some(to_js(Error::invalid("frame job without a WebCrypto key")));
+                return false;
+            };
+            match subtle.decrypt_with_object_and_u8_array(params.frame(f.iv, f.aad), key, f.sealed)
+            {
+                Ok(promise) => wait = flight.add(f.withhold, &promise, f.sealed.len()),
+                Err(e) => failed = Some(from_js(&e, true)),
+            }
+            !wait && failed.is_none()
+        };
+        // `n` is 0 when going on after a pause: nothing more to copy.
+        let fill = |buf: &mut [u8]| {
+            if n > 0 {
+                piece.copy_to(buf);
+            }
+        };
+        dec.push_opening(n as usize, fill, &mut open)
+            .map_err(to_js)?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(wait),
+        }
     }
 
     /// End of input: everything must have verified, the signature included.
