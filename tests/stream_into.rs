@@ -147,3 +147,41 @@ fn framed_plaintext_len_refuses_impossible_bodies() {
     assert_eq!(framed_plaintext_len(1024, 1056 + 40), Some(1024));
     assert_eq!(framed_plaintext_len(1, 33 * 5 + 40 + 1), Some(6));
 }
+
+#[test]
+fn pushing_what_a_frame_needs_completes_it_and_leaves_nothing_buffered() {
+    for suite in SUITES {
+        let pt = pt(9_500);
+        let (ct, _) = encrypt(suite, 1000, &pt, 4096, false);
+        let mut d = Decryptor::new(DecryptParams::default());
+        let (mut out, mut at, mut exact) = (Vec::new(), 0, 0);
+        while at < ct.len() {
+            // Chunks a bit shorter than a frame (1000 + 32 bytes), split where a frame ends.
+            let mut take = 900.min(ct.len() - at);
+            let need = d.frame_needs();
+            if let Some(n) = need.filter(|&n| n < take) {
+                take = n;
+            }
+            let before = out.len();
+            d.push(&ct[at..at + take]).unwrap();
+            at += take;
+            if d.key_request().is_some() {
+                d.provide_data_key(&DataKey::from_bytes(vec![0x42; 32]))
+                    .unwrap();
+            }
+            out.extend(d.take_output());
+            if need == Some(take) && d.buffered() == 0 {
+                exact += 1;
+                assert!(out.len() > before || suite.signature().is_some());
+            }
+        }
+        d.finish().unwrap();
+        out.extend(d.take_output());
+        assert_eq!(out, pt);
+        // Ten frames, the first ones only after the header was taken in.
+        assert!(
+            exact >= 8,
+            "{exact} frames completed by exactly what they needed"
+        );
+    }
+}

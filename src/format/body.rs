@@ -128,8 +128,24 @@ pub fn parse_frame(buf: &[u8], frame_length: u32) -> Result<Progress<FrameRef<'_
             consumed: r.position(),
         }),
         Ok(Err(e)) => Err(e),
-        Err(i) => Ok(Progress::NeedMore(i.needed)),
+        // Once its length is known, ask for the whole rest of the frame: a driver can then
+        // push exactly up to the frame's end.
+        Err(i) => Ok(Progress::NeedMore(
+            frame_len(buf, first, frame_length).map_or(i.needed, |total| {
+                total.saturating_sub(buf.len()).max(i.needed)
+            }),
+        )),
     }
+}
+
+/// A frame's whole encoded length, once its prefix tells (`first`: its first u32).
+fn frame_len(buf: &[u8], first: u32, frame_length: u32) -> Option<usize> {
+    if first != FINAL_FRAME_MARKER {
+        return Some(4 + 12 + frame_length as usize + 16);
+    }
+    let len = buf.get(20..24)?;
+    let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+    Some(4 + 4 + 12 + 4 + len as usize + 16)
 }
 
 /// Append a regular frame's prefix: u32 seq ‖ IV. Ciphertext and tag follow.
@@ -258,6 +274,28 @@ mod tests {
         out.extend_from_slice(&[8; 16]);
         for cut in 0..out.len() {
             assert!(matches!(parse_frame(&out[..cut], 4), Ok(Progress::NeedMore(n)) if n > 0));
+        }
+    }
+
+    #[test]
+    fn partial_frames_ask_for_exactly_their_rest_once_their_length_is_known() {
+        let mut regular = Vec::new();
+        write_frame_prefix(&mut regular, 1, &frame_iv(1));
+        regular.extend_from_slice(&[7; 4 + 16]);
+        let mut last = Vec::new();
+        write_final_frame_prefix(&mut last, 2, &frame_iv(2), 3);
+        last.extend_from_slice(&[7; 3 + 16]);
+        for (frame, known) in [(&regular, 4), (&last, 24)] {
+            for cut in known..frame.len() {
+                let p = parse_frame(&frame[..cut], 4);
+                assert!(
+                    matches!(p, Ok(Progress::NeedMore(n)) if n == frame.len() - cut),
+                    "{cut}"
+                );
+            }
+            assert!(
+                matches!(parse_frame(frame, 4), Ok(Progress::Done { consumed, .. }) if consumed == frame.len())
+            );
         }
     }
 

@@ -477,6 +477,22 @@ impl Decryptor {
         self.out.len()
     }
 
+    /// Input bytes buffered and not consumed yet (a partial frame, header or footer).
+    pub fn buffered(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Reading frames: how many more input bytes complete the frame being read, once its
+    /// length is known. A driver that pushes exactly that many lets the buffer start over
+    /// empty; otherwise the partial frame left behind is moved to the front by a later push
+    /// (chunks about a frame long: half the input moved once more).
+    pub fn frame_needs(&self) -> Option<usize> {
+        if !matches!(self.stage, Stage::Framed(_)) {
+            return None;
+        }
+        self.want.checked_sub(self.buffered()).filter(|&n| n > 0)
+    }
+
     /// Whether everything, including the signature and every external job, verified.
     pub fn is_done(&self) -> bool {
         matches!(self.stage, Stage::Done)

@@ -35,6 +35,9 @@ const BATCH_FRAMES: usize = 64;
 const BATCHES: usize = 2;
 /// Largest slice of input copied into wasm memory at a time.
 const SLICE: u32 = 1 << 20;
+/// Decrypt: frames at least this long are completed with a piece of their own (see
+/// `Decryptor::frame_needs`); shorter ones are cheaper to move than a JS call.
+const SPLIT_FRAMES_FROM: usize = 16 << 10;
 
 /// Which AES-GCM implementation runs the frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -682,7 +685,14 @@ impl DecryptSession {
         let mut at = 0;
         while at < chunk.length() {
             self.abort.check()?;
-            let end = (at + SLICE).min(chunk.length());
+            let mut end = (at + SLICE).min(chunk.length());
+            // A large frame is completed with a piece of its own (one JS call more, against
+            // moving the partial frame's bytes in wasm memory later).
+            if let Some(need) = self.dec.frame_needs()
+                && need + self.dec.buffered() >= SPLIT_FRAMES_FROM
+            {
+                end = end.min(at.saturating_add(u32::try_from(need).unwrap_or(u32::MAX)));
+            }
             let piece = chunk.subarray(at, end);
             let mut n = piece.length();
             loop {
