@@ -10,11 +10,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use kms_envelope::crypto::{DataKey, SigningKey};
+use kms_envelope::crypto::{AesGcmKey, DataKey, SigningKey, open};
 use kms_envelope::format::header::{IV_LEN, TAG_LEN};
 use kms_envelope::format::{ContentType, ParsedHeader, Progress, parse_header};
 use kms_envelope::keyring::{DecryptionMaterials, Keyring, MultiKeyring, RawAesKeyring};
-use kms_envelope::stream::{EncryptParams, Encryptor};
+use kms_envelope::stream::{Decryptor, EncryptParams, Encryptor, OpenFrame};
 use kms_envelope::{
     AlgorithmSuite, Client, Decrypted, EncryptOptions, EncryptionContext, Error, Limits,
 };
@@ -326,6 +326,8 @@ pub fn check_stream(data: &[u8]) {
     let (msg, sizes) = split_chunking(data);
     compare_stream(msg, &sizes, client());
     compare_stream(msg, &sizes, client().with_limits(tight()));
+    compare_lent(msg, &sizes, client());
+    compare_lent(msg, &sizes, client().with_limits(tight()));
 }
 
 fn compare_stream(msg: &[u8], sizes: &[usize], client: Client) {
@@ -366,6 +368,100 @@ fn compare_stream(msg: &[u8], sizes: &[usize], client: Client) {
             }
         }
         (a, b) => panic!("one-shot {a:?} but streamed {b:?} ({sizes:?})"),
+    }
+}
+
+/// Open one frame as WebCrypto would (`None`: the tag did not verify).
+fn open_lent(key: Option<&AesGcmKey>, iv: &[u8; 12], aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+    let split = sealed.len().checked_sub(16)?;
+    let mut pt = sealed[..split].to_vec();
+    let tag: [u8; 16] = sealed[split..].try_into().ok()?;
+    open(key?, iv, aad, &mut pt, &tag).ok().map(|()| pt)
+}
+
+/// Report opened frames in order: plaintext released (or withheld) only once its job
+/// completed.
+fn complete(
+    dec: &mut Decryptor,
+    frames: Vec<(bool, Option<Vec<u8>>)>,
+    released: &mut Vec<u8>,
+    held: &mut Vec<u8>,
+) -> Result<(), Error> {
+    for (withhold, pt) in frames {
+        dec.complete_job(pt.is_some())?;
+        let pt = pt.unwrap_or_default();
+        if withhold { &mut *held } else { &mut *released }.extend_from_slice(&pt);
+    }
+    Ok(())
+}
+
+/// The wasm driver's path: external mode, frames lent by `push_opening` (pausing after every
+/// other frame) and opened outside the engine, pieces cut where a frame ends. The same
+/// plaintext as one-shot when it succeeds; when it fails, so does this (the code may differ: a
+/// later frame's format error can surface before an earlier frame's tag is checked), releasing
+/// no more than the input and the body-size limit allow.
+fn compare_lent(msg: &[u8], sizes: &[usize], client: Client) {
+    let one_shot = pollster::block_on(client.decrypt(msg, &EncryptionContext::new()))
+        .map(|d| d.plaintext)
+        .map_err(|e| e.code());
+    let mut dec = client.start_decrypt(&EncryptionContext::new());
+    if dec.set_external().is_err() {
+        panic!("external mode refused before the first byte");
+    }
+    let (mut released, mut held, mut key) = (Vec::new(), Vec::new(), None);
+    let mut run = || -> Result<(), Error> {
+        let mut pos = 0;
+        for &size in sizes.iter().cycle() {
+            if pos >= msg.len() {
+                break;
+            }
+            let take = dec.frame_needs().map_or(size, |n| n.min(size));
+            let piece = &msg[pos..(pos + take).min(msg.len())];
+            pos += piece.len();
+            let mut n = piece.len();
+            loop {
+                let (mut frames, mut paused) = (Vec::new(), false);
+                let k = key.as_ref();
+                let mut opener = |f: OpenFrame<'_>| {
+                    frames.push((f.withhold, open_lent(k, f.iv, f.aad, f.sealed)));
+                    paused = frames.len() % 2 == 1;
+                    !paused
+                };
+                dec.push_opening(n, |b| b.copy_from_slice(&piece[..n]), &mut opener)?;
+                n = 0;
+                pollster::block_on(client.unlock(&mut dec))?;
+                if let Some(k) = dec.take_external_key() {
+                    key = Some(AesGcmKey::new(&k)?);
+                }
+                for job in dec.take_jobs() {
+                    let pt = open_lent(key.as_ref(), &job.iv, &job.aad, &job.sealed);
+                    frames.push((job.withhold, pt));
+                }
+                complete(&mut dec, frames, &mut released, &mut held)?;
+                released.extend_from_slice(&dec.take_output());
+                if !paused {
+                    break;
+                }
+            }
+        }
+        dec.finish()?;
+        released.extend_from_slice(&dec.take_output());
+        released.append(&mut held);
+        Ok(())
+    };
+    let streamed = run();
+    if let Err(e) = &streamed {
+        known_code(e);
+    }
+    match (&one_shot, streamed) {
+        (Ok(pt), Ok(())) => assert_eq!(&released, pt, "lent plaintext differs"),
+        (Err(_), Err(_)) => {
+            assert!(released.len() <= msg.len());
+            if let Some(max) = client.limits().max_body_size {
+                assert!(released.len() as u64 <= max, "released past max_body_size");
+            }
+        }
+        (a, b) => panic!("one-shot {a:?} but lent {b:?} ({sizes:?})"),
     }
 }
 
