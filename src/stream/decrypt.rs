@@ -10,7 +10,10 @@
 //! In *external* mode ([`Decryptor::set_external`]) frames are not opened here: each becomes an
 //! [`OpenJob`] the driver runs elsewhere (WebCrypto) and reports back in order with
 //! [`Decryptor::complete_job`]. The driver must hold back a job marked `withhold` until
-//! [`Decryptor::finish`] succeeds.
+//! [`Decryptor::finish`] succeeds. [`Decryptor::push_opening`] lends each frame to the driver
+//! as it is parsed instead ([`OpenFrame`], borrowed from the input buffer: no copy), and
+//! [`Decryptor::frame_needs`] says where the frame being read ends, so a driver can cut its
+//! input there and the buffer never moves a partial frame.
 //!
 //! In *external hash* mode ([`Decryptor::set_external_hash`]) the signed suites' running hash
 //! is not computed here: the driver hashes the input bytes `0..signed_len()` (header and body,
