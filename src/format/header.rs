@@ -77,7 +77,7 @@ pub struct ParsedHeader {
     pub header_iv: [u8; IV_LEN],
     /// The header authentication tag.
     pub header_tag: [u8; TAG_LEN],
-    /// Every header byte as received (body ‖ [iv] ‖ tag): the signature covers these.
+    /// Every header byte as received (body ‖ \[iv\] ‖ tag): the signature covers these.
     pub raw: Vec<u8>,
     /// How many leading bytes of `raw` are the header body (the header tag's AAD).
     pub body_len: usize,
