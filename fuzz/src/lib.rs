@@ -372,11 +372,11 @@ fn compare_stream(msg: &[u8], sizes: &[usize], client: Client) {
 }
 
 /// Open one frame as WebCrypto would (`None`: the tag did not verify).
-fn open_lent(key: Option<&AesGcmKey>, iv: &[u8; 12], aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
-    let split = sealed.len().checked_sub(16)?;
-    let mut pt = sealed[..split].to_vec();
-    let tag: [u8; 16] = sealed[split..].try_into().ok()?;
-    open(key?, iv, aad, &mut pt, &tag).ok().map(|()| pt)
+fn open_lent(key: Option<&AesGcmKey>, f: &OpenFrame<'_>) -> Option<Vec<u8>> {
+    let split = f.sealed.len().checked_sub(16)?;
+    let mut pt = f.sealed[..split].to_vec();
+    let tag: [u8; 16] = f.sealed[split..].try_into().ok()?;
+    open(key?, f.iv, f.aad, &mut pt, &tag).ok().map(|()| pt)
 }
 
 /// Report opened frames in order: plaintext released (or withheld) only once its job
@@ -423,7 +423,7 @@ fn compare_lent(msg: &[u8], sizes: &[usize], client: Client) {
                 let (mut frames, mut paused) = (Vec::new(), false);
                 let k = key.as_ref();
                 let mut opener = |f: OpenFrame<'_>| {
-                    frames.push((f.withhold, open_lent(k, f.iv, f.aad, f.sealed)));
+                    frames.push((f.withhold, open_lent(k, &f)));
                     paused = frames.len() % 2 == 1;
                     !paused
                 };
@@ -434,8 +434,7 @@ fn compare_lent(msg: &[u8], sizes: &[usize], client: Client) {
                     key = Some(AesGcmKey::new(&k)?);
                 }
                 for job in dec.take_jobs() {
-                    let pt = open_lent(key.as_ref(), &job.iv, &job.aad, &job.sealed);
-                    frames.push((job.withhold, pt));
+                    frames.push((job.withhold, open_lent(key.as_ref(), &job.frame())));
                 }
                 complete(&mut dec, frames, &mut released, &mut held)?;
                 released.extend_from_slice(&dec.take_output());

@@ -78,6 +78,19 @@ pub struct OpenFrame<'a> {
     pub withhold: bool,
 }
 
+impl OpenJob {
+    /// The job as a lent frame: drivers open queued jobs and lent frames alike.
+    pub fn frame(&self) -> OpenFrame<'_> {
+        OpenFrame {
+            seq: self.seq,
+            iv: &self.iv,
+            aad: &self.aad,
+            sealed: &self.sealed,
+            withhold: self.withhold,
+        }
+    }
+}
+
 /// What [`Decryptor::push_opening`] calls for each frame: `false` asks it to stop after this
 /// frame (the rest stays buffered until the next push).
 pub type Opener<'o> = &'o mut dyn FnMut(OpenFrame<'_>) -> bool;

@@ -591,6 +591,24 @@ async fn out_bytes(
     Ok(())
 }
 
+/// Start WebCrypto on one frame (lent or queued); `true` when the caller should now wait for
+/// the oldest batch.
+fn open_frame(
+    subtle: &Option<web_sys::SubtleCrypto>,
+    key: &Option<web_sys::CryptoKey>,
+    params: &mut GcmParams,
+    flight: &mut Flight<bool>,
+    f: OpenFrame<'_>,
+) -> Result<bool, JsValue> {
+    let (Some(subtle), Some(key)) = (subtle, key) else {
+        return Err(to_js(Error::invalid("frame job without a WebCrypto key")));
+    };
+    let promise = subtle
+        .decrypt_with_object_and_u8_array(params.frame(f.iv, f.aad), key, f.sealed)
+        .map_err(|e| from_js(&e, true))?;
+    Ok(flight.add(f.withhold, &promise, f.sealed.len()))
+}
+
 /// One message being decrypted.
 pub struct DecryptSession {
     client: Client,
@@ -736,14 +754,9 @@ impl DecryptSession {
         } = self;
         let (mut wait, mut failed) = (false, None);
         let mut open = |f: OpenFrame<'_>| {
-            let (Some(subtle), Some(key)) = (subtle.as_ref(), key.as_ref()) else {
-                failed = Some(to_js(Error::invalid("frame job without a WebCrypto key")));
-                return false;
-            };
-            match subtle.decrypt_with_object_and_u8_array(params.frame(f.iv, f.aad), key, f.sealed)
-            {
-                Ok(promise) => wait = flight.add(f.withhold, &promise, f.sealed.len()),
-                Err(e) => failed = Some(from_js(&e, true)),
+            match open_frame(subtle, key, params, flight, f) {
+                Ok(w) => wait = w,
+                Err(e) => failed = Some(e),
             }
             !wait && failed.is_none()
         };
@@ -804,14 +817,8 @@ impl DecryptSession {
         self.dec.take_output_into(&mut self.obuf);
         emit(sink, &self.obuf);
         for job in self.dec.take_jobs() {
-            let (Some(subtle), Some(key)) = (&self.subtle, &self.key) else {
-                return Err(to_js(Error::invalid("frame job without a WebCrypto key")));
-            };
-            let params = self.params.frame(&job.iv, &job.aad);
-            let promise: Promise = subtle
-                .decrypt_with_object_and_u8_array(params, key, &job.sealed)
-                .map_err(|e| from_js(&e, true))?;
-            if self.flight.add(job.withhold, &promise, job.sealed.len()) {
+            let (subtle, key) = (&self.subtle, &self.key);
+            if open_frame(subtle, key, &mut self.params, &mut self.flight, job.frame())? {
                 self.drain_batch(sink).await?;
             }
         }
