@@ -302,6 +302,125 @@ function sha384Case(where) {
   };
 }
 
+// The signed pipeline's hashing thread: the raw crate's wasm (sha2, SIMD) with a running
+// SHA-384 (`hash_buf` / `hash_update` / `hash_finish`); each batch is transferred in and back.
+const SIGNED_WORKER = `"use strict";
+let ex = null;
+onmessage = async (e) => {
+  const m = e.data;
+  if (m.op === "init") {
+    ex = (await WebAssembly.instantiate(await (await fetch(m.url)).arrayBuffer(), {})).instance.exports;
+    postMessage({ op: "ready" });
+  } else if (m.op === "update") {
+    const at = ex.hash_buf(m.len); // may grow the memory: take its buffer after
+    new Uint8Array(ex.memory.buffer, at, m.len).set(m.buf.subarray(0, m.len));
+    if (ex.hash_update(m.len) !== 1) throw new Error("hash_update failed");
+    postMessage({ id: m.id, value: m.buf }, [m.buf.buffer]);
+  } else if (m.op === "finish") {
+    postMessage({ id: m.id, value: new Uint8Array(ex.memory.buffer, ex.hash_finish(), 48).slice() });
+  }
+};`;
+let signedWorker = null; // { worker, call(msg, transfer) }, one per page
+
+async function startSignedWorker() {
+  if (signedWorker) return signedWorker;
+  const worker = new Worker(URL.createObjectURL(new Blob([SIGNED_WORKER], { type: "text/javascript" })));
+  const waiting = new Map();
+  let next = 0;
+  const ready = new Promise((resolve, reject) => {
+    // A failure fails whatever waits on the worker (and the worker is not used again).
+    worker.onerror = (e) => {
+      const err = new Error(`signed pipeline worker: ${e.message}`);
+      reject(err);
+      for (const w of waiting.values()) w.reject(err);
+      waiting.clear();
+      signedWorker = null;
+    };
+    worker.onmessage = (e) => {
+      if (e.data.op === "ready") return resolve();
+      waiting.get(e.data.id)?.resolve(e.data.value);
+      waiting.delete(e.data.id);
+    };
+  });
+  worker.postMessage({ op: "init", url: new URL("/bench/dist/aes_raw_bench.wasm", location.href).href });
+  await ready;
+  const call = (msg, transfer = []) =>
+    new Promise((resolve, reject) => {
+      const id = ++next;
+      waiting.set(id, { resolve, reject });
+      worker.postMessage({ ...msg, id }, transfer);
+    });
+  signedWorker = { worker, call };
+  return signedWorker;
+}
+
+/** Not a contestant: the leanest signed encrypt these engines allow, what a signed suite can
+ *  reach here. Raw WebCrypto in 64 KiB calls, 8 in flight, every result copied into 512 KiB
+ *  batches that a Web Worker SHA-384s (sha2 in wasm, 6 batches in flight), results kept; no
+ *  data key, header, frame headers, P-384 key or signature. The 0x0578 cases do all of that too. */
+function signedPipelineCase() {
+  const FRAME = 64 * 1024;
+  const BATCH = 512 * 1024;
+  const WINDOW = 6;
+  let key;
+  let hasher;
+  const pool = [];
+  const aad = new Uint8Array(61).fill(7);
+  const iv = (seq) => {
+    const b = new Uint8Array(12);
+    new DataView(b.buffer).setUint32(8, seq);
+    return b;
+  };
+  return {
+    async setup() {
+      key = await crypto.subtle.importKey("raw", new Uint8Array(32).fill(1), "AES-GCM", false, ["encrypt"]);
+      hasher = await startSignedWorker();
+    },
+    async encrypt(pt, check) {
+      const out = [];
+      const sealing = [];
+      const hashing = [];
+      let batch = null;
+      let len = 0;
+      const send = async (n) => {
+        hashing.push(hasher.call({ op: "update", buf: batch, len: n }, [batch.buffer]));
+        batch = null;
+        if (hashing.length >= WINDOW) pool.push(await hashing.shift());
+      };
+      const feed = async (sealed) => {
+        const bytes = new Uint8Array(sealed);
+        out.push(bytes);
+        for (let at = 0; at < bytes.byteLength; ) {
+          if (!batch) {
+            batch = pool.pop() ?? new Uint8Array(BATCH);
+            len = 0;
+          }
+          const n = Math.min(BATCH - len, bytes.byteLength - at);
+          batch.set(bytes.subarray(at, at + n), len);
+          len += n;
+          at += n;
+          if (len === BATCH) await send(BATCH);
+        }
+      };
+      for (let seq = 1, at = 0; at < pt.byteLength; seq++, at += FRAME) {
+        const frame = pt.subarray(at, Math.min(at + FRAME, pt.byteLength));
+        sealing.push(crypto.subtle.encrypt({ name: "AES-GCM", iv: iv(seq), additionalData: aad, tagLength: 128 }, key, frame));
+        if (sealing.length >= 8) await feed(await sealing.shift());
+      }
+      for (const p of sealing) await feed(await p);
+      if (batch) await send(len);
+      for (const p of hashing) pool.push(await p);
+      const digest = await hasher.call({ op: "finish" });
+      if (check && !equal(digest, new Uint8Array(await crypto.subtle.digest("SHA-384", concat(out))))) {
+        throw new Error("signed pipeline: the worker's SHA-384 is wrong");
+      }
+      return out;
+    },
+    check: () => true,
+    encryptOnly: true,
+  };
+}
+
 function envelopeCase({ suite, frame, backend, api, hashWorker }) {
   const client = new EnvelopeClient({
     keyring: new RawAesKeyring({ keyNamespace: "bench", keyName: "raw-aes", wrappingKey: WRAPPING_KEY }),
@@ -500,6 +619,14 @@ function buildCases(cfg) {
     });
   }
   add({
+    id: "signed-pipeline",
+    group: "floor",
+    label: "(reference) leanest signed encrypt: raw WebCrypto 64 KiB calls, 8 in flight, each result SHA-384'd in a Web Worker (sha2 in wasm); no keys, header or signature",
+    frame: 65536,
+    sizes: cfg.sizes,
+    make: signedPipelineCase,
+  });
+  add({
     id: "rawaes-64k",
     group: "rawaes",
     label: "raw aes-gcm crate in wasm, 64 KiB frames, in place",
@@ -510,7 +637,7 @@ function buildCases(cfg) {
   });
   // Run each reference right after the case it is compared with, so load drift on a shared
   // machine does not land between them.
-  const after = { "rawaes-64k": "envelope-0478-rust-64k-oneshot", "sha384-wasm": "envelope-0578-webcrypto-64k-stream", "sha384-webcrypto": "sha384-wasm" };
+  const after = { "rawaes-64k": "envelope-0478-rust-64k-oneshot", "sha384-wasm": "envelope-0578-webcrypto-64k-stream", "sha384-webcrypto": "sha384-wasm", "signed-pipeline": "sha384-webcrypto" };
   for (const [id, anchor] of Object.entries(after)) {
     const i = cases.findIndex((c) => c.id === id);
     if (i < 0) continue;
@@ -784,8 +911,10 @@ async function paired(cfg) {
     "envelope-0578-webcrypto-64k-stream-hashthread",
     "envelope-0578-webcrypto-64k-oneshot",
     "envelope-0578-webcrypto-4k-oneshot",
-    // What bounds the signed suite: SHA-384 over the message, alone (encrypt only).
+    // What bounds the signed suite: SHA-384 over the message, alone, and the leanest signed
+    // encrypt pipeline with the same engines (encrypt only).
     "sha384-wasm",
+    "signed-pipeline",
     "webcrypto-4k-w8",
     "official-0478-64k",
     "official-0578-64k",
@@ -810,7 +939,7 @@ async function paired(cfg) {
       const shot = c.group === "envelope" && c.api === "stream" ? envelopeCase({ ...c, api: "oneshot" }) : null;
       impl.prepare?.("encrypt", pt);
       const input = impl.decryptInputIsPlaintext ? pt : shot ? await shot.encrypt(pt) : await impl.encrypt(pt, false);
-      live.push({ c, impl, input, t: { encrypt: [], decrypt: [] } });
+      live.push({ c, impl, input, t: { encrypt: [], decrypt: [] }, cpu: { encrypt: [], decrypt: [] } });
     }
     for (let r = 0; r < cfg.pairedRuns; r++) {
       const order = live.map((_, i) => live[(i + r) % live.length]);
@@ -820,9 +949,14 @@ async function paired(cfg) {
           x.impl.prepare?.(dir, input);
           gc();
           await tick();
+          // The renderer's threads' CPU time around the run (outside the timed part).
+          const w0 = performance.now();
+          const c0 = await mem("cpu");
           const t0 = performance.now();
           await x.impl[dir](input, false);
           x.t[dir].push(performance.now() - t0);
+          const c1 = await mem("cpu");
+          if (c0 && c1) x.cpu[dir].push({ wall: performance.now() - w0, main: c1.main - c0.main, worker: c1.worker - c0.worker, other: c1.other - c0.other });
         }
       }
     }
@@ -831,7 +965,12 @@ async function paired(cfg) {
       for (const dir of ["encrypt", "decrypt"]) {
         const ts = x.t[dir];
         if (!ts.length) continue;
-        row[dir] = { times: ts, mbps: (sizeMiB * MiB) / 1e6 / (median(ts) / 1000), minMbps: (sizeMiB * MiB) / 1e6 / (Math.max(...ts) / 1000), maxMbps: (sizeMiB * MiB) / 1e6 / (Math.min(...ts) / 1000) };
+        // CPU share of each thread group over the rounds (1 = one core all along).
+        const cs = x.cpu[dir];
+        const wall = cs.reduce((a, c) => a + c.wall, 0);
+        const share = (k) => cs.reduce((a, c) => a + c[k], 0) / wall;
+        const cpu = cs.length ? { main: share("main"), worker: share("worker"), other: share("other") } : null;
+        row[dir] = { cpu, times: ts, mbps: (sizeMiB * MiB) / 1e6 / (median(ts) / 1000), minMbps: (sizeMiB * MiB) / 1e6 / (Math.max(...ts) / 1000), maxMbps: (sizeMiB * MiB) / 1e6 / (Math.min(...ts) / 1000) };
       }
       rows.push(row);
       log(`paired ${x.c.id} ${sizeMiB} MiB: ${row.encrypt.mbps.toFixed(0)} / ${row.decrypt?.mbps.toFixed(0) ?? "–"} MB/s`);

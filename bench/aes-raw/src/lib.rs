@@ -5,6 +5,10 @@
 //! tags kept aside → `open(len, frame)` → 1 when every tag verified (plaintext in place).
 //! `sha384(len, chunk)` hashes the buffer in `chunk`-byte updates (the signed suite's running
 //! hash), returning the digest's first byte.
+//!
+//! A running SHA-384 for a Web Worker (the bench's leanest signed pipeline): `hash_buf(len)`
+//! → write `len` bytes there → `hash_update(len)`, repeated → `hash_finish()`, the address of
+//! the 48-byte digest (the next `hash_update` starts a new hash).
 
 use std::sync::Mutex;
 
@@ -53,7 +57,10 @@ pub extern "C" fn seal(len: usize, frame: usize) -> u32 {
     s.tags.clear();
     for (i, chunk) in s.data[..len].chunks_mut(frame.max(1)).enumerate() {
         let (iv, aad) = frame_params(i as u32 + 1, chunk.len());
-        match s.key.encrypt_inout_detached(&Array::from(iv), &aad, chunk.into()) {
+        match s
+            .key
+            .encrypt_inout_detached(&Array::from(iv), &aad, chunk.into())
+        {
             Ok(tag) => s.tags.push(tag),
             Err(_) => return 0,
         }
@@ -90,4 +97,53 @@ pub extern "C" fn sha384(len: usize, chunk: usize) -> u32 {
         h.update(c);
     }
     u32::from(h.finalize()[0])
+}
+
+struct Running {
+    hasher: Sha384,
+    buf: Vec<u8>,
+    digest: [u8; 48],
+}
+
+static RUNNING: Mutex<Option<Running>> = Mutex::new(None);
+
+fn running<T>(f: impl FnOnce(&mut Running) -> T) -> T {
+    let mut guard = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+    f(guard.get_or_insert_with(|| Running {
+        hasher: Sha384::new(),
+        buf: Vec::new(),
+        digest: [0; 48],
+    }))
+}
+
+/// Where to write the next `len` bytes to hash.
+#[unsafe(no_mangle)]
+pub extern "C" fn hash_buf(len: usize) -> *mut u8 {
+    running(|r| {
+        if r.buf.len() < len {
+            r.buf.resize(len, 0);
+        }
+        r.buf.as_mut_ptr()
+    })
+}
+
+/// Hash the first `len` bytes written at `hash_buf`; 1, or 0 when `len` is too long.
+#[unsafe(no_mangle)]
+pub extern "C" fn hash_update(len: usize) -> u32 {
+    running(|r| match r.buf.get(..len) {
+        Some(bytes) => {
+            r.hasher.update(bytes);
+            1
+        }
+        None => 0,
+    })
+}
+
+/// Finish the running hash: the address of its 48-byte digest.
+#[unsafe(no_mangle)]
+pub extern "C" fn hash_finish() -> *const u8 {
+    running(|r| {
+        r.digest = std::mem::take(&mut r.hasher).finalize().into();
+        r.digest.as_ptr()
+    })
 }
