@@ -472,7 +472,13 @@ for (const dir of ["encrypt", "decrypt"]) {
   const [o, st] = ["oneshot", "stream"].map((a) => val(`envelope-0478-webcrypto-64k-${a}`, dir) ?? 0);
   const c0 = ceilingT(dir, size);
   const r = Math.max(o, st) / c0;
-  tgt(`0x0478 ≥ 0.8× ceiling (${dir}, ${size} MiB)`, isFinite(r) ? r >= 0.8 : null, `stream ${fmt(st / c0, 2)}× (${fmt(st)} MB/s), one-shot ${fmt(o / c0, 2)}× (${fmt(o)} MB/s); ceiling ${fmt(c0)} MB/s`);
+  // What each API pays here before any envelope work: the stream reference, and the one-shot
+  // result buffer (a fresh write in series with the ceiling).
+  const ref = val("webcrypto-stream", dir);
+  const fresh = val("fresh-buffer", dir) ?? val("fresh-buffer", "encrypt");
+  const refTxt = ref ? `; raw WebCrypto behind the leanest ReadableStream: ${fmt(ref / c0, 2)}×` : "";
+  const freshTxt = fresh ? `, ceiling plus writing the one-shot result: ${fmt(1 / (1 / c0 + 1 / fresh) / c0, 2)}×` : "";
+  tgt(`0x0478 ≥ 0.8× ceiling (${dir}, ${size} MiB)`, isFinite(r) ? r >= 0.8 : null, `stream ${fmt(st / c0, 2)}× (${fmt(st)} MB/s), one-shot ${fmt(o / c0, 2)}× (${fmt(o)} MB/s); ceiling ${fmt(c0)} MB/s${refTxt}${freshTxt}`);
 }
 // Comparisons with the official SDK: at the largest size both managed.
 const both = (a, b, dir) => [...cfg.sizes].reverse().find((s) => val(a, dir, s) && val(b, dir, s));
@@ -506,7 +512,9 @@ for (const [ours_, off, label] of [
     // As for the ceiling: the better API counts (the official SDK has only the one-shot one);
     // both are shown.
     const best = Math.max(r, isFinite(st) ? st : 0);
-    tgt(`≥ 2× SDK at ${label} (${dir}, ${s2 ?? "–"} MiB)`, isFinite(best) ? best >= 2 : null, `one-shot ${fmt(r, 2)}× (${fmt(val(ours_, dir, s2))} vs ${fmt(val(off, dir, s2))} MB/s); stream ${fmt(st, 2)}×`);
+    // Where twice the SDK is at or above the ceiling itself, no wrapper of WebCrypto gets there.
+    const twice = (2 * val(off, dir, s2)) / ceilingT(dir, s2);
+    tgt(`≥ 2× SDK at ${label} (${dir}, ${s2 ?? "–"} MiB)`, isFinite(best) ? best >= 2 : null, `one-shot ${fmt(r, 2)}× (${fmt(val(ours_, dir, s2))} vs ${fmt(val(off, dir, s2))} MB/s); stream ${fmt(st, 2)}×${best < 2 ? `; 2× the SDK is ${fmt(twice, 2)}× the ceiling` : ""}`);
   }
 }
 for (const id of ["official-defaults", "official-0478-64k", "official-0578-64k"]) {
