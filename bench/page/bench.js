@@ -133,14 +133,24 @@ async function drain(stream, keep = false) {
 //   check(pt, out) → true when `out` (from decrypt with check) is `pt`,
 //   prepare?(dir, input) untimed before each run }.
 
-function webcryptoCeiling(window, FRAME = 64 * 1024) {
-  let key;
-  const iv = (seq) => {
-    const b = new Uint8Array(12);
-    new DataView(b.buffer).setUint32(8, seq);
-    return b;
-  };
+/** Raw WebCrypto AES-256-GCM as the references use it: one fixed key, an ESDK-sized AAD and
+ *  the frame number as the IV. */
+async function rawGcm() {
+  const key = await crypto.subtle.importKey("raw", new Uint8Array(32).fill(1), "AES-GCM", false, ["encrypt", "decrypt"]);
   const aad = new Uint8Array(61).fill(7);
+  const params = (seq) => {
+    const iv = new Uint8Array(12);
+    new DataView(iv.buffer).setUint32(8, seq);
+    return { name: "AES-GCM", iv, additionalData: aad, tagLength: 128 };
+  };
+  return {
+    seal: (seq, pt) => crypto.subtle.encrypt(params(seq), key, pt),
+    open: (seq, ct) => crypto.subtle.decrypt(params(seq), key, ct),
+  };
+}
+
+function webcryptoCeiling(window, FRAME = 64 * 1024) {
+  let gcm;
   async function pipeline(count, op) {
     const out = new Array(count);
     const inflight = [];
@@ -153,29 +163,14 @@ function webcryptoCeiling(window, FRAME = 64 * 1024) {
   }
   return {
     async setup() {
-      key = await crypto.subtle.importKey("raw", new Uint8Array(32).fill(1), "AES-GCM", false, [
-        "encrypt",
-        "decrypt",
-      ]);
+      gcm = await rawGcm();
     },
     async encrypt(pt) {
       const n = Math.ceil(pt.byteLength / FRAME);
-      return pipeline(n, (i) =>
-        crypto.subtle.encrypt(
-          { name: "AES-GCM", iv: iv(i + 1), additionalData: aad, tagLength: 128 },
-          key,
-          pt.subarray(i * FRAME, Math.min((i + 1) * FRAME, pt.byteLength)),
-        ),
-      );
+      return pipeline(n, (i) => gcm.seal(i + 1, pt.subarray(i * FRAME, Math.min((i + 1) * FRAME, pt.byteLength))));
     },
     async decrypt(sealed) {
-      return pipeline(sealed.length, (i) =>
-        crypto.subtle.decrypt(
-          { name: "AES-GCM", iv: iv(i + 1), additionalData: aad, tagLength: 128 },
-          key,
-          sealed[i],
-        ),
-      );
+      return pipeline(sealed.length, (i) => gcm.open(i + 1, sealed[i]));
     },
     check: (pt, out) => equal(pt, concat(out)),
   };
@@ -187,14 +182,8 @@ function webcryptoCeiling(window, FRAME = 64 * 1024) {
  *  What Web Streams alone cost on top of the ceiling: the bound for a streaming API here. */
 function webcryptoStreamCase() {
   const FRAME = 64 * 1024;
-  let key;
+  let gcm;
   let message = null;
-  const aad = new Uint8Array(61).fill(7);
-  const iv = (seq) => {
-    const b = new Uint8Array(12);
-    new DataView(b.buffer).setUint32(8, seq);
-    return b;
-  };
   // Regroups the input into `size`-byte frames (the last may be short), as any framing must,
   // and emits each result (after a frame header's worth of bytes when `headers`).
   const framed = (input, size, op, headers) => {
@@ -243,11 +232,11 @@ function webcryptoStreamCase() {
       { highWaterMark: 0 },
     );
   };
-  const seal = (seq, pt) => crypto.subtle.encrypt({ name: "AES-GCM", iv: iv(seq), additionalData: aad, tagLength: 128 }, key, pt);
-  const open = (seq, ct) => crypto.subtle.decrypt({ name: "AES-GCM", iv: iv(seq), additionalData: aad, tagLength: 128 }, key, ct);
+  const seal = (seq, pt) => gcm.seal(seq, pt);
+  const open = (seq, ct) => gcm.open(seq, ct);
   return {
     async setup() {
-      key = await crypto.subtle.importKey("raw", new Uint8Array(32).fill(1), "AES-GCM", false, ["encrypt", "decrypt"]);
+      gcm = await rawGcm();
     },
     async encrypt(pt, check) {
       const r = await drain(framed(sourceOf(pt), FRAME, seal, true), true);
@@ -362,18 +351,12 @@ function signedPipelineCase() {
   const FRAME = 64 * 1024;
   const BATCH = 512 * 1024;
   const WINDOW = 6;
-  let key;
+  let gcm;
   let hasher;
   const pool = [];
-  const aad = new Uint8Array(61).fill(7);
-  const iv = (seq) => {
-    const b = new Uint8Array(12);
-    new DataView(b.buffer).setUint32(8, seq);
-    return b;
-  };
   return {
     async setup() {
-      key = await crypto.subtle.importKey("raw", new Uint8Array(32).fill(1), "AES-GCM", false, ["encrypt"]);
+      gcm = await rawGcm();
       hasher = await startSignedWorker();
     },
     async encrypt(pt, check) {
@@ -404,7 +387,7 @@ function signedPipelineCase() {
       };
       for (let seq = 1, at = 0; at < pt.byteLength; seq++, at += FRAME) {
         const frame = pt.subarray(at, Math.min(at + FRAME, pt.byteLength));
-        sealing.push(crypto.subtle.encrypt({ name: "AES-GCM", iv: iv(seq), additionalData: aad, tagLength: 128 }, key, frame));
+        sealing.push(gcm.seal(seq, frame));
         if (sealing.length >= 8) await feed(await sealing.shift());
       }
       for (const p of sealing) await feed(await p);
